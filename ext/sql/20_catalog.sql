@@ -1,0 +1,97 @@
+-- Catalog of hypertables and chunks, and the C helpers that map time values
+-- to int64 internal time (see src/hypertable/time_value.c).
+
+CREATE TABLE _tally_catalog.hypertable (
+    id              serial PRIMARY KEY,
+    relid           regclass NOT NULL UNIQUE,
+    time_column     name NOT NULL,
+    time_type       regtype NOT NULL,
+    -- chunk width in internal units: microseconds for time types, the
+    -- column's own units for integers
+    chunk_interval  bigint NOT NULL CHECK (chunk_interval > 0),
+    -- catches rows that no chunk covers, until maintenance moves them
+    default_partition regclass NOT NULL UNIQUE
+);
+
+-- A chunk covers [range_start, range_end) of internal time.  Ranges of one
+-- hypertable never overlap: PostgreSQL's partitioning enforces it.
+CREATE TABLE _tally_catalog.chunk (
+    id              serial PRIMARY KEY,
+    hypertable_id   integer NOT NULL REFERENCES _tally_catalog.hypertable ON DELETE CASCADE,
+    relid           regclass NOT NULL UNIQUE,
+    range_start     bigint NOT NULL,
+    range_end       bigint NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CHECK (range_start < range_end)
+);
+CREATE INDEX chunk_hypertable_range_idx
+    ON _tally_catalog.chunk (hypertable_id, range_start);
+
+SELECT pg_catalog.pg_extension_config_dump('_tally_catalog.hypertable', '');
+SELECT pg_catalog.pg_extension_config_dump('_tally_catalog.hypertable_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('_tally_catalog.chunk', '');
+SELECT pg_catalog.pg_extension_config_dump('_tally_catalog.chunk_id_seq', '');
+
+GRANT SELECT ON ALL TABLES IN SCHEMA _tally_catalog TO PUBLIC;
+
+CREATE FUNCTION _tally_internal.time_to_internal(value anyelement) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'tally_time_to_internal'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION _tally_internal.internal_to_literal(internal bigint, time_type regtype) RETURNS text
+    AS 'MODULE_PATHNAME', 'tally_internal_to_literal'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION _tally_internal.internal_to_timestamptz(internal bigint) RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'tally_internal_to_timestamptz'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION _tally_internal.interval_to_internal(chunk_interval interval, time_type regtype)
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'tally_interval_to_internal'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- Internal time of a value given as text and its type, converted to the
+-- time column's type first: how "any" arguments (older_than => ...) reach
+-- PL/pgSQL.  An interval means now() minus the interval.
+CREATE FUNCTION _tally_internal.time_arg_to_internal(value text, value_type regtype,
+                                                     time_type regtype, arg_name text)
+    RETURNS bigint
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    result bigint;
+BEGIN
+    IF value IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF value_type = 'interval'::regtype THEN
+        IF time_type IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype) THEN
+            RAISE EXCEPTION 'invalid value for %: an interval cannot be compared with an integer time column', arg_name
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = format('Give %s as a value of type %s.', arg_name, time_type);
+        END IF;
+        EXECUTE format('SELECT _tally_internal.time_to_internal((now() - $1::interval)::%s)', time_type)
+            INTO result USING value;
+        RETURN result;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_cast c
+                    WHERE c.castsource = value_type AND c.casttarget = time_type)
+       AND value_type <> time_type
+       AND value_type NOT IN ('unknown'::regtype, 'text'::regtype) THEN
+        RAISE EXCEPTION 'invalid value for %: type % cannot be compared with a % time column',
+                        arg_name, value_type, time_type
+            USING ERRCODE = 'datatype_mismatch',
+                  HINT = format('Give %s as an interval or a value of type %s.', arg_name, time_type);
+    END IF;
+    IF value_type IN ('unknown'::regtype, 'text'::regtype) THEN
+        EXECUTE format('SELECT _tally_internal.time_to_internal($1::%s)', time_type)
+            INTO result USING value;
+    ELSE
+        EXECUTE format('SELECT _tally_internal.time_to_internal($1::%s::%s)', value_type, time_type)
+            INTO result USING value;
+    END IF;
+    RETURN result;
+END
+$$;

@@ -1,0 +1,370 @@
+-- Chunks: the partitions of a hypertable, one per interval of time.
+--
+-- A chunk is created as a plain table and then attached, because ATTACH
+-- PARTITION takes only SHARE UPDATE EXCLUSIVE on the hypertable: inserts and
+-- queries go on while chunks are added.  That lock is self-exclusive, so it
+-- also serializes chunk creators: whoever waits sees the winner's chunk.
+-- Rows that arrived before their chunk existed sit in the hypertable's
+-- default partition; creating their chunk moves them in.
+
+-- The hypertable behind relation, or an error naming it.
+CREATE FUNCTION _tally_internal.hypertable_row(relation regclass)
+    RETURNS _tally_catalog.hypertable
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ht _tally_catalog.hypertable;
+BEGIN
+    SELECT * INTO ht FROM _tally_catalog.hypertable h WHERE h.relid = relation;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table "%" is not a hypertable', relation
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'Make it one with create_hypertable().';
+    END IF;
+    RETURN ht;
+END
+$$;
+
+-- Raise an error unless the current user may act as the owner of relation.
+CREATE FUNCTION _tally_internal.check_owner(relation regclass) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT pg_has_role(session_user, (SELECT relowner FROM pg_class WHERE oid = relation), 'USAGE')
+       AND NOT pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = relation), 'USAGE')
+    THEN
+        RAISE EXCEPTION 'must be owner of table %', relation
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+END
+$$;
+
+-- Chunk boundaries are aligned on the Unix epoch for time types (as
+-- TimescaleDB's are) and on zero for integers.
+CREATE FUNCTION _tally_internal.chunk_alignment(time_type regtype) RETURNS bigint
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN time_type IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype)
+                THEN 0::bigint
+                ELSE -946684800000000::bigint END
+$$;
+
+-- The aligned interval start that holds point.
+CREATE FUNCTION _tally_internal.chunk_start(point bigint, chunk_interval bigint, time_type regtype)
+    RETURNS bigint
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT (floor((point::numeric - _tally_internal.chunk_alignment(time_type)) / chunk_interval)
+            * chunk_interval + _tally_internal.chunk_alignment(time_type))::bigint
+$$;
+
+-- Names of the insertable columns of relation, quoted and comma-separated.
+CREATE FUNCTION _tally_internal.column_list(relation regclass) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum)
+      FROM pg_attribute
+     WHERE attrelid = relation AND attnum > 0 AND NOT attisdropped AND attgenerated = ''
+$$;
+
+-- The chunk holding point, created if missing.  Its range is the aligned
+-- interval around point, clipped where it would overlap an existing chunk
+-- (after set_chunk_time_interval, or partitions registered by
+-- create_hypertable).  Rows of that range in the default partition are moved
+-- into the new chunk in the same transaction.
+CREATE FUNCTION _tally_internal.chunk_for_point(hypertable_id integer, point bigint)
+    RETURNS _tally_catalog.chunk
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ht _tally_catalog.hypertable;
+    c _tally_catalog.chunk;
+    new_start bigint;
+    new_end bigint;
+    chunk_id integer;
+    chunk_name name;
+    chunk_rel regclass;
+    low text;
+    high text;
+    range_condition text;
+    has_stray_rows boolean;
+BEGIN
+    SELECT * INTO STRICT ht FROM _tally_catalog.hypertable h WHERE h.id = hypertable_id;
+    EXECUTE format('LOCK TABLE %s IN SHARE UPDATE EXCLUSIVE MODE', ht.relid);
+
+    SELECT * INTO c FROM _tally_catalog.chunk k
+     WHERE k.hypertable_id = ht.id AND k.range_start <= point AND point < k.range_end;
+    IF FOUND THEN
+        RETURN c;
+    END IF;
+
+    new_start := _tally_internal.chunk_start(point, ht.chunk_interval, ht.time_type);
+    new_end := LEAST(new_start::numeric + ht.chunk_interval, 9223372036854775807)::bigint;
+    new_start := GREATEST(new_start, (SELECT max(k.range_end) FROM _tally_catalog.chunk k
+                                       WHERE k.hypertable_id = ht.id AND k.range_end <= point));
+    new_end := LEAST(new_end, (SELECT min(k.range_start) FROM _tally_catalog.chunk k
+                                WHERE k.hypertable_id = ht.id AND k.range_start > point));
+
+    low := _tally_internal.internal_to_literal(new_start, ht.time_type);
+    high := _tally_internal.internal_to_literal(new_end, ht.time_type);
+    range_condition := format('%I >= %L::%s AND %I < %L::%s',
+                              ht.time_column, low, ht.time_type, ht.time_column, high, ht.time_type);
+
+    chunk_id := nextval('_tally_catalog.chunk_id_seq');
+    chunk_name := format('_hyper_%s_%s_chunk', ht.id, chunk_id);
+    EXECUTE format('CREATE TABLE _tally_internal.%I (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS'
+                   ' INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMPRESSION)',
+                   chunk_name, ht.relid);
+    chunk_rel := format('_tally_internal.%I', chunk_name)::regclass;
+    EXECUTE format('ALTER TABLE %s OWNER TO %I', chunk_rel,
+                   (SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = ht.relid));
+
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM ONLY %s WHERE %s)',
+                   ht.default_partition, range_condition)
+        INTO has_stray_rows;
+    IF has_stray_rows THEN
+        EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', ht.default_partition);
+        EXECUTE format('WITH moved AS (DELETE FROM ONLY %s WHERE %s RETURNING *)'
+                       ' INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM moved',
+                       ht.default_partition, range_condition, chunk_rel,
+                       _tally_internal.column_list(ht.relid), _tally_internal.column_list(ht.relid));
+    END IF;
+
+    EXECUTE format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%L) TO (%L)',
+                   ht.relid, chunk_rel, low, high);
+
+    INSERT INTO _tally_catalog.chunk (id, hypertable_id, relid, range_start, range_end)
+    VALUES (chunk_id, ht.id, chunk_rel, new_start, new_end)
+    RETURNING * INTO c;
+    RETURN c;
+END
+$$;
+
+-- Chunk maintenance: create the chunks for now and the next interval, and
+-- move rows that landed in the default partition into chunks of their own.
+-- Returns the number of chunks created.  A row whose time cannot have a
+-- chunk (beyond the representable range) stays where it is, with a warning.
+CREATE FUNCTION _tally_internal.maintain_chunks(relation regclass) RETURNS integer
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ht _tally_catalog.hypertable := _tally_internal.hypertable_row(relation);
+    before_count bigint;
+    now_point bigint;
+    stray_start bigint;
+BEGIN
+    PERFORM _tally_internal.check_owner(relation);
+    SELECT count(*) INTO before_count FROM _tally_catalog.chunk WHERE hypertable_id = ht.id;
+
+    IF ht.time_type NOT IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype) THEN
+        EXECUTE format('SELECT _tally_internal.time_to_internal(now()::%s)', ht.time_type)
+            INTO now_point;
+        PERFORM _tally_internal.chunk_for_point(ht.id, now_point);
+        PERFORM _tally_internal.chunk_for_point(ht.id, now_point + ht.chunk_interval);
+    END IF;
+
+    FOR stray_start IN EXECUTE format(
+        'SELECT DISTINCT _tally_internal.chunk_start(_tally_internal.time_to_internal(%I), %s, %L)'
+        '  FROM ONLY %s ORDER BY 1',
+        ht.time_column, ht.chunk_interval, ht.time_type, ht.default_partition)
+    LOOP
+        BEGIN
+            PERFORM _tally_internal.chunk_for_point(ht.id, stray_start);
+        EXCEPTION WHEN datetime_field_overflow OR numeric_value_out_of_range THEN
+            RAISE WARNING 'rows of hypertable "%" near internal time % cannot be moved into a chunk: %',
+                          relation, stray_start, SQLERRM;
+        END;
+    END LOOP;
+
+    RETURN (SELECT count(*) FROM _tally_catalog.chunk WHERE hypertable_id = ht.id) - before_count;
+END
+$$;
+
+-- ensure_chunks(relation, range_start, range_end): create every chunk that
+-- covers [range_start, range_end] before a bulk load, so no row of the load
+-- lands in the default partition.  Returns those chunks in time order.
+CREATE FUNCTION @extschema@.ensure_chunks(relation regclass, range_start anyelement,
+                                          range_end anyelement)
+    RETURNS SETOF regclass
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ht _tally_catalog.hypertable := _tally_internal.hypertable_row(relation);
+    point bigint;
+    last_point bigint;
+    c _tally_catalog.chunk;
+BEGIN
+    PERFORM _tally_internal.check_owner(relation);
+    point := _tally_internal.time_arg_to_internal(range_start::text, pg_typeof(range_start),
+                                                  ht.time_type, 'range_start');
+    last_point := _tally_internal.time_arg_to_internal(range_end::text, pg_typeof(range_end),
+                                                       ht.time_type, 'range_end');
+    IF point IS NULL OR last_point IS NULL THEN
+        RAISE EXCEPTION 'range_start and range_end must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF point > last_point THEN
+        RAISE EXCEPTION 'range_start must not be after range_end'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF (last_point::numeric - point) / ht.chunk_interval > 100000 THEN
+        RAISE EXCEPTION 'ensure_chunks would create more than 100000 chunks'
+            USING ERRCODE = 'program_limit_exceeded',
+                  HINT = 'Use a narrower range or a larger chunk_time_interval.';
+    END IF;
+    LOOP
+        c := _tally_internal.chunk_for_point(ht.id, point);
+        RETURN NEXT c.relid;
+        EXIT WHEN c.range_end > last_point OR c.range_end = 9223372036854775807;
+        point := c.range_end;
+    END LOOP;
+END
+$$;
+
+-- The chunks of relation selected by internal-time bounds: older_than keeps
+-- chunks that end at or before it, newer_than those that start at or after
+-- it; created_before/after compare creation times.
+CREATE FUNCTION _tally_internal.select_chunks(ht _tally_catalog.hypertable,
+                                              older_than bigint, newer_than bigint,
+                                              created_before timestamptz, created_after timestamptz)
+    RETURNS SETOF _tally_catalog.chunk
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT *
+      FROM _tally_catalog.chunk c
+     WHERE c.hypertable_id = ht.id
+       AND (older_than IS NULL OR c.range_end <= older_than)
+       AND (newer_than IS NULL OR c.range_start >= newer_than)
+       AND (created_before IS NULL OR c.created_at < created_before)
+       AND (created_after IS NULL OR c.created_at > created_after)
+     ORDER BY c.range_start
+$$;
+
+-- Arguments of show_chunks and drop_chunks arrive from their C front ends
+-- (src/hypertable/chunk_api.c) as text and type, since PL/pgSQL cannot take
+-- "any".  Creation-time bounds must be timestamps or intervals.
+CREATE FUNCTION _tally_internal.creation_bound(value text, value_type regtype, arg_name text)
+    RETURNS timestamptz
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF value IS NULL THEN
+        RETURN NULL;
+    ELSIF value_type = 'interval'::regtype THEN
+        RETURN now() - value::interval;
+    ELSIF value_type IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype,
+                         'unknown'::regtype, 'text'::regtype) THEN
+        RETURN value::timestamptz;
+    END IF;
+    RAISE EXCEPTION 'invalid value for %: expected an interval or a timestamp, not %', arg_name, value_type
+        USING ERRCODE = 'datatype_mismatch';
+END
+$$;
+
+CREATE FUNCTION _tally_internal.show_chunks(relation regclass,
+                                            older_than text, older_than_type regtype,
+                                            newer_than text, newer_than_type regtype,
+                                            created_before text, created_before_type regtype,
+                                            created_after text, created_after_type regtype)
+    RETURNS SETOF regclass
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ht _tally_catalog.hypertable := _tally_internal.hypertable_row(relation);
+BEGIN
+    RETURN QUERY
+    SELECT c.relid
+      FROM _tally_internal.select_chunks(
+               ht,
+               _tally_internal.time_arg_to_internal(older_than, older_than_type, ht.time_type, 'older_than'),
+               _tally_internal.time_arg_to_internal(newer_than, newer_than_type, ht.time_type, 'newer_than'),
+               _tally_internal.creation_bound(created_before, created_before_type, 'created_before'),
+               _tally_internal.creation_bound(created_after, created_after_type, 'created_after')) c;
+END
+$$;
+
+-- Drop the selected chunks.  Rows of the default partition that match the
+-- same bounds are deleted too, so that "drop everything older than X"
+-- holds for rows that never had a chunk.
+CREATE FUNCTION _tally_internal.drop_chunks(relation regclass,
+                                            older_than text, older_than_type regtype,
+                                            newer_than text, newer_than_type regtype,
+                                            verbose boolean,
+                                            created_before text, created_before_type regtype,
+                                            created_after text, created_after_type regtype)
+    RETURNS SETOF text
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ht _tally_catalog.hypertable := _tally_internal.hypertable_row(relation);
+    older bigint;
+    newer bigint;
+    c _tally_catalog.chunk;
+    condition text;
+BEGIN
+    PERFORM _tally_internal.check_owner(relation);
+    IF older_than IS NULL AND newer_than IS NULL AND created_before IS NULL AND created_after IS NULL THEN
+        RAISE EXCEPTION 'invalid call to drop_chunks: give older_than, newer_than, created_before or created_after'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    older := _tally_internal.time_arg_to_internal(older_than, older_than_type, ht.time_type, 'older_than');
+    newer := _tally_internal.time_arg_to_internal(newer_than, newer_than_type, ht.time_type, 'newer_than');
+
+    FOR c IN SELECT * FROM _tally_internal.select_chunks(
+                 ht, older, newer,
+                 _tally_internal.creation_bound(created_before, created_before_type, 'created_before'),
+                 _tally_internal.creation_bound(created_after, created_after_type, 'created_after'))
+    LOOP
+        IF verbose THEN
+            RAISE INFO 'dropping chunk %', c.relid;
+        END IF;
+        RETURN NEXT c.relid::text;
+        EXECUTE format('DROP TABLE %s', c.relid);
+    END LOOP;
+
+    IF created_before IS NULL AND created_after IS NULL THEN
+        condition := concat_ws(' AND ',
+            CASE WHEN older IS NOT NULL THEN
+                format('%I < %L::%s', ht.time_column,
+                       _tally_internal.internal_to_literal(older, ht.time_type), ht.time_type) END,
+            CASE WHEN newer IS NOT NULL THEN
+                format('%I >= %L::%s', ht.time_column,
+                       _tally_internal.internal_to_literal(newer, ht.time_type), ht.time_type) END);
+        EXECUTE format('DELETE FROM ONLY %s WHERE %s', ht.default_partition, condition);
+    END IF;
+END
+$$;
+
+CREATE FUNCTION @extschema@.show_chunks(relation regclass,
+                                        older_than "any" DEFAULT NULL,
+                                        newer_than "any" DEFAULT NULL,
+                                        created_before "any" DEFAULT NULL,
+                                        created_after "any" DEFAULT NULL)
+    RETURNS SETOF regclass
+    AS 'MODULE_PATHNAME', 'tally_show_chunks'
+    LANGUAGE C STABLE;
+
+CREATE FUNCTION @extschema@.drop_chunks(relation regclass,
+                                        older_than "any" DEFAULT NULL,
+                                        newer_than "any" DEFAULT NULL,
+                                        verbose boolean DEFAULT false,
+                                        created_before "any" DEFAULT NULL,
+                                        created_after "any" DEFAULT NULL)
+    RETURNS SETOF text
+    AS 'MODULE_PATHNAME', 'tally_drop_chunks'
+    LANGUAGE C VOLATILE;

@@ -1,0 +1,206 @@
+/*-------------------------------------------------------------------------
+ *
+ * time_value.c
+ *	  Conversions between the values of a hypertable's time column and the
+ *	  int64 "internal time" in which chunk ranges and intervals are stored.
+ *
+ * Internal time is microseconds since 2000-01-01 (PostgreSQL's own epoch)
+ * for timestamp, timestamptz and date columns (a date is its midnight), and
+ * the value itself for smallint, integer and bigint columns.  Storing every
+ * range as int64 keeps the catalog and the chunk arithmetic type-agnostic;
+ * these functions are the only place that knows the mapping.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "common/int.h"
+#include "datatype/timestamp.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
+#include "hypertable/time_value.h"
+
+PG_FUNCTION_INFO_V1(tally_time_to_internal);
+PG_FUNCTION_INFO_V1(tally_internal_to_literal);
+PG_FUNCTION_INFO_V1(tally_internal_to_timestamptz);
+PG_FUNCTION_INFO_V1(tally_interval_to_internal);
+
+bool
+tally_time_type_supported(Oid type)
+{
+	switch (type)
+	{
+		case TIMESTAMPTZOID:
+		case TIMESTAMPOID:
+		case DATEOID:
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+			return true;
+		default:
+			return false;
+	}
+}
+
+static void
+check_time_type(Oid type)
+{
+	if (!tally_time_type_supported(type))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("cannot use type %s as a hypertable time column", format_type_be(type)),
+				 errhint("Use timestamptz, timestamp, date, smallint, integer or bigint.")));
+}
+
+static void
+infinite_time(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+			 errmsg("an infinite time value has no chunk"),
+			 errdetail("Chunks cover finite ranges of time.")));
+}
+
+int64
+tally_time_datum_to_internal(Datum value, Oid type)
+{
+	int64		result;
+
+	check_time_type(type);
+	switch (type)
+	{
+		case TIMESTAMPTZOID:
+		case TIMESTAMPOID:
+			if (TIMESTAMP_NOT_FINITE(DatumGetTimestamp(value)))
+				infinite_time();
+			return DatumGetTimestamp(value);
+		case DATEOID:
+			if (DATE_NOT_FINITE(DatumGetDateADT(value)))
+				infinite_time();
+			if (pg_mul_s64_overflow((int64) DatumGetDateADT(value), USECS_PER_DAY, &result))
+				ereport(ERROR,
+						(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+						 errmsg("date out of range for a chunk")));
+			return result;
+		case INT2OID:
+			return DatumGetInt16(value);
+		case INT4OID:
+			return DatumGetInt32(value);
+		default:
+			return DatumGetInt64(value);
+	}
+}
+
+/* _tally_internal.time_to_internal(anyelement) returns bigint */
+Datum
+tally_time_to_internal(PG_FUNCTION_ARGS)
+{
+	Oid			type = get_fn_expr_argtype(fcinfo->flinfo, 0);
+
+	PG_RETURN_INT64(tally_time_datum_to_internal(PG_GETARG_DATUM(0), type));
+}
+
+/*
+ * _tally_internal.internal_to_literal(bigint, regtype) returns text
+ *
+ * A literal of the time column's type for a partition bound.  Dates and
+ * times are written in ISO format whatever DateStyle says, and timestamptz
+ * with an explicit +00, so the bound means the same in every session.
+ */
+Datum
+tally_internal_to_literal(PG_FUNCTION_ARGS)
+{
+	int64		internal = PG_GETARG_INT64(0);
+	Oid			type = PG_GETARG_OID(1);
+	struct pg_tm tm;
+	fsec_t		fsec;
+	char		buf[MAXDATELEN + 1];
+
+	check_time_type(type);
+	switch (type)
+	{
+		case TIMESTAMPTZOID:
+		case TIMESTAMPOID:
+		case DATEOID:
+			if (!IS_VALID_TIMESTAMP(internal) ||
+				timestamp2tm(internal, NULL, &tm, &fsec, NULL, NULL) != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+						 errmsg("chunk boundary out of range for type %s",
+								format_type_be(type))));
+			if (type == DATEOID)
+				EncodeDateOnly(&tm, USE_ISO_DATES, buf);
+			else
+				EncodeDateTime(&tm, fsec, type == TIMESTAMPTZOID, 0, NULL,
+							   USE_ISO_DATES, buf);
+			PG_RETURN_TEXT_P(cstring_to_text(buf));
+		default:
+			PG_RETURN_TEXT_P(cstring_to_text(psprintf(INT64_FORMAT, internal)));
+	}
+}
+
+/*
+ * _tally_internal.internal_to_timestamptz(bigint) returns timestamptz
+ *
+ * For display in information views: internal time of a timestamp or date
+ * column shown as the timestamptz with the same microseconds.
+ */
+Datum
+tally_internal_to_timestamptz(PG_FUNCTION_ARGS)
+{
+	int64		internal = PG_GETARG_INT64(0);
+
+	if (!IS_VALID_TIMESTAMP(internal))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range")));
+	PG_RETURN_TIMESTAMPTZ(internal);
+}
+
+/*
+ * _tally_internal.interval_to_internal(interval, regtype) returns bigint
+ *
+ * A chunk interval in internal units for a time column of the given type.
+ * Months have no fixed length, so they are refused rather than guessed.
+ */
+Datum
+tally_interval_to_internal(PG_FUNCTION_ARGS)
+{
+	Interval   *interval = PG_GETARG_INTERVAL_P(0);
+	Oid			type = PG_GETARG_OID(1);
+	int64		usecs;
+
+	check_time_type(type);
+	if (type == INT2OID || type == INT4OID || type == INT8OID)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("an interval cannot be a chunk interval for a %s time column",
+						format_type_be(type)),
+				 errhint("Give the chunk interval as an integer in the column's units.")));
+	if (interval->month != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("chunk interval cannot be given in months or years"),
+				 errhint("Give it in days, for example '30 days'.")));
+	if (pg_mul_s64_overflow((int64) interval->day, USECS_PER_DAY, &usecs) ||
+		pg_add_s64_overflow(usecs, interval->time, &usecs))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERVAL_FIELD_OVERFLOW),
+				 errmsg("chunk interval out of range")));
+	if (usecs <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("chunk interval must be greater than zero")));
+	if (type == DATEOID && usecs % USECS_PER_DAY != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("chunk interval for a date column must be whole days")));
+	PG_RETURN_INT64(usecs);
+}

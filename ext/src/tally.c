@@ -1,0 +1,20 @@
+/*-------------------------------------------------------------------------
+ *
+ * tally.c
+ *	  Entry point of the tally extension: each feature module registers
+ *	  itself here and nowhere else.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+}
