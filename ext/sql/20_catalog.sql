@@ -38,8 +38,8 @@ CREATE FUNCTION _tally_internal.time_to_internal(value anyelement) RETURNS bigin
     AS 'MODULE_PATHNAME', 'tally_time_to_internal'
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
-CREATE FUNCTION _tally_internal.internal_to_literal(internal bigint, time_type regtype) RETURNS text
-    AS 'MODULE_PATHNAME', 'tally_internal_to_literal'
+CREATE FUNCTION _tally_internal.internal_to_bound(internal bigint, time_type regtype) RETURNS text
+    AS 'MODULE_PATHNAME', 'tally_internal_to_bound'
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 CREATE FUNCTION _tally_internal.internal_to_timestamptz(internal bigint) RETURNS timestamptz

@@ -72,12 +72,31 @@ AS $$
      WHERE attrelid = relation AND attnum > 0 AND NOT attisdropped AND attgenerated = ''
 $$;
 
+-- A WHERE condition selecting the rows of [range_start, range_end) of
+-- internal time, either end NULL for unbounded.
+CREATE FUNCTION _tally_internal.range_condition(time_column name, time_type regtype,
+                                                range_start bigint, range_end bigint)
+    RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(nullif(concat_ws(' AND ',
+               CASE WHEN low <> 'MINVALUE' THEN format('%I >= %s::%s', time_column, low, time_type) END,
+               CASE WHEN high = 'MINVALUE' THEN 'false'
+                    WHEN high <> 'MAXVALUE' THEN format('%I < %s::%s', time_column, high, time_type) END),
+           ''), 'true')
+      FROM (SELECT coalesce(_tally_internal.internal_to_bound(range_start, time_type), 'MINVALUE') AS low,
+                   coalesce(_tally_internal.internal_to_bound(range_end, time_type), 'MAXVALUE') AS high) b
+$$;
+
 -- The chunk holding point, created if missing.  Its range is the aligned
 -- interval around point, clipped where it would overlap an existing chunk
 -- (after set_chunk_time_interval, or partitions registered by
 -- create_hypertable).  Rows of that range in the default partition are moved
--- into the new chunk in the same transaction.
-CREATE FUNCTION _tally_internal.chunk_for_point(hypertable_id integer, point bigint)
+-- into the new chunk in the same transaction.  With nowait, a lock that is
+-- not free at once raises lock_not_available instead of waiting.
+CREATE FUNCTION _tally_internal.chunk_for_point(hypertable_id integer, point bigint,
+                                                nowait boolean DEFAULT false)
     RETURNS _tally_catalog.chunk
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -96,7 +115,8 @@ DECLARE
     has_stray_rows boolean;
 BEGIN
     SELECT * INTO STRICT ht FROM _tally_catalog.hypertable h WHERE h.id = hypertable_id;
-    EXECUTE format('LOCK TABLE %s IN SHARE UPDATE EXCLUSIVE MODE', ht.relid);
+    EXECUTE format('LOCK TABLE %s IN SHARE UPDATE EXCLUSIVE MODE%s', ht.relid,
+                   CASE WHEN nowait THEN ' NOWAIT' ELSE '' END);
 
     SELECT * INTO c FROM _tally_catalog.chunk k
      WHERE k.hypertable_id = ht.id AND k.range_start <= point AND point < k.range_end;
@@ -111,10 +131,9 @@ BEGIN
     new_end := LEAST(new_end, (SELECT min(k.range_start) FROM _tally_catalog.chunk k
                                 WHERE k.hypertable_id = ht.id AND k.range_start > point));
 
-    low := _tally_internal.internal_to_literal(new_start, ht.time_type);
-    high := _tally_internal.internal_to_literal(new_end, ht.time_type);
-    range_condition := format('%I >= %L::%s AND %I < %L::%s',
-                              ht.time_column, low, ht.time_type, ht.time_column, high, ht.time_type);
+    low := _tally_internal.internal_to_bound(new_start, ht.time_type);
+    high := _tally_internal.internal_to_bound(new_end, ht.time_type);
+    range_condition := _tally_internal.range_condition(ht.time_column, ht.time_type, new_start, new_end);
 
     chunk_id := nextval('_tally_catalog.chunk_id_seq');
     chunk_name := format('_hyper_%s_%s_chunk', ht.id, chunk_id);
@@ -125,18 +144,21 @@ BEGIN
     EXECUTE format('ALTER TABLE %s OWNER TO %I', chunk_rel,
                    (SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = ht.relid));
 
+    -- ATTACH locks the default partition too; taking the lock first makes
+    -- nowait cover it and keeps the stray rows from changing under us
+    EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE%s', ht.default_partition,
+                   CASE WHEN nowait THEN ' NOWAIT' ELSE '' END);
     EXECUTE format('SELECT EXISTS (SELECT 1 FROM ONLY %s WHERE %s)',
                    ht.default_partition, range_condition)
         INTO has_stray_rows;
     IF has_stray_rows THEN
-        EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', ht.default_partition);
         EXECUTE format('WITH moved AS (DELETE FROM ONLY %s WHERE %s RETURNING *)'
                        ' INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM moved',
                        ht.default_partition, range_condition, chunk_rel,
                        _tally_internal.column_list(ht.relid), _tally_internal.column_list(ht.relid));
     END IF;
 
-    EXECUTE format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%L) TO (%L)',
+    EXECUTE format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%s) TO (%s)',
                    ht.relid, chunk_rel, low, high);
 
     INSERT INTO _tally_catalog.chunk (id, hypertable_id, relid, range_start, range_end)
@@ -188,6 +210,42 @@ BEGIN
 END
 $$;
 
+-- Rows that land in the default partition are moved into their own chunk
+-- when their transaction commits: a deferred constraint trigger on the
+-- default partition (created by register_hypertable, enabled ALWAYS so that
+-- logical replication apply fires it too).  At commit the statement that
+-- inserted the row has finished, so the hypertable can take a new
+-- partition.  It never waits and never fails the commit: if a lock is taken
+-- (another session is writing stray rows of its own, or reading the
+-- default partition) or anything else goes wrong, the row stays where it is
+-- and chunk maintenance moves it later.
+CREATE FUNCTION _tally_internal.place_stray_row() RETURNS trigger
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ht_id integer := TG_ARGV[0]::integer;
+    point bigint;
+BEGIN
+    EXECUTE format('SELECT _tally_internal.time_to_internal(($1).%I)', TG_ARGV[1])
+        INTO point USING NEW;
+    IF NOT EXISTS (SELECT 1 FROM _tally_catalog.chunk k
+                    WHERE k.hypertable_id = ht_id
+                      AND k.range_start <= point AND point < k.range_end) THEN
+        PERFORM _tally_internal.chunk_for_point(ht_id, point, nowait => true);
+    END IF;
+    RETURN NULL;
+EXCEPTION
+    WHEN lock_not_available THEN
+        RETURN NULL;
+    WHEN OTHERS THEN
+        RAISE WARNING 'row of hypertable % left in its default partition: %', TG_ARGV[2], SQLERRM
+            USING HINT = 'Chunk maintenance will move it.';
+        RETURN NULL;
+END
+$$;
+
 -- ensure_chunks(relation, range_start, range_end): create every chunk that
 -- covers [range_start, range_end] before a bulk load, so no row of the load
 -- lands in the default partition.  Returns those chunks in time order.
@@ -217,8 +275,8 @@ BEGIN
         RAISE EXCEPTION 'range_start must not be after range_end'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF (last_point::numeric - point) / ht.chunk_interval > 100000 THEN
-        RAISE EXCEPTION 'ensure_chunks would create more than 100000 chunks'
+    IF (last_point::numeric - point) / ht.chunk_interval > 1000 THEN
+        RAISE EXCEPTION 'ensure_chunks would create more than 1000 chunks'
             USING ERRCODE = 'program_limit_exceeded',
                   HINT = 'Use a narrower range or a larger chunk_time_interval.';
     END IF;
@@ -302,7 +360,7 @@ $$;
 CREATE FUNCTION _tally_internal.drop_chunks(relation regclass,
                                             older_than text, older_than_type regtype,
                                             newer_than text, newer_than_type regtype,
-                                            verbose boolean,
+                                            be_verbose boolean,
                                             created_before text, created_before_type regtype,
                                             created_after text, created_after_type regtype)
     RETURNS SETOF text
@@ -330,7 +388,7 @@ BEGIN
                  _tally_internal.creation_bound(created_before, created_before_type, 'created_before'),
                  _tally_internal.creation_bound(created_after, created_after_type, 'created_after'))
     LOOP
-        IF verbose THEN
+        IF be_verbose THEN
             RAISE INFO 'dropping chunk %', c.relid;
         END IF;
         RETURN NEXT c.relid::text;
@@ -338,13 +396,7 @@ BEGIN
     END LOOP;
 
     IF created_before IS NULL AND created_after IS NULL THEN
-        condition := concat_ws(' AND ',
-            CASE WHEN older IS NOT NULL THEN
-                format('%I < %L::%s', ht.time_column,
-                       _tally_internal.internal_to_literal(older, ht.time_type), ht.time_type) END,
-            CASE WHEN newer IS NOT NULL THEN
-                format('%I >= %L::%s', ht.time_column,
-                       _tally_internal.internal_to_literal(newer, ht.time_type), ht.time_type) END);
+        condition := _tally_internal.range_condition(ht.time_column, ht.time_type, newer, older);
         EXECUTE format('DELETE FROM ONLY %s WHERE %s', ht.default_partition, condition);
     END IF;
 END

@@ -275,6 +275,11 @@ BEGIN
         EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I CHECK (isfinite(%I))',
                        default_rel, 'tally_' || left(time_column, 40) || '_finite', time_column);
     END IF;
+    EXECUTE format('CREATE CONSTRAINT TRIGGER tally_place_stray_row AFTER INSERT OR UPDATE ON %s'
+                   ' DEFERRABLE INITIALLY DEFERRED FOR EACH ROW'
+                   ' EXECUTE FUNCTION _tally_internal.place_stray_row(%L, %L, %L)',
+                   default_rel, hypertable_id, time_column, relation);
+    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER tally_place_stray_row', default_rel);
     INSERT INTO _tally_catalog.hypertable (id, relid, time_column, time_type, chunk_interval,
                                            default_partition)
     VALUES (hypertable_id, relation, time_column, time_type, chunk_interval, default_rel);

@@ -146,6 +146,6 @@ tally_drop_chunks(PG_FUNCTION_ARGS)
 	forward_any(&args, fcinfo, 5);
 	return return_query_rows(fcinfo,
 							 "SELECT c FROM _tally_internal.drop_chunks("
-							 "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) c",
+							 "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10) c",
 							 &args, false);
 }

@@ -28,7 +28,7 @@
 #include "hypertable/time_value.h"
 
 PG_FUNCTION_INFO_V1(tally_time_to_internal);
-PG_FUNCTION_INFO_V1(tally_internal_to_literal);
+PG_FUNCTION_INFO_V1(tally_internal_to_bound);
 PG_FUNCTION_INFO_V1(tally_internal_to_timestamptz);
 PG_FUNCTION_INFO_V1(tally_interval_to_internal);
 
@@ -108,17 +108,22 @@ tally_time_to_internal(PG_FUNCTION_ARGS)
 }
 
 /*
- * _tally_internal.internal_to_literal(bigint, regtype) returns text
+ * _tally_internal.internal_to_bound(bigint, regtype) returns text
  *
- * A literal of the time column's type for a partition bound.  Dates and
- * times are written in ISO format whatever DateStyle says, and timestamptz
- * with an explicit +00, so the bound means the same in every session.
+ * A partition bound for internal time: a quoted literal of the time
+ * column's type, in ISO format whatever DateStyle says and with an explicit
+ * +00 for timestamptz, so that it means the same in every session.  Chunks
+ * at the ends of a type's range are clipped to it: MINVALUE or MAXVALUE for
+ * integers; for time types the earliest timestamp, or 'infinity' as an
+ * exclusive upper bound, which keeps infinite values out of every chunk.
  */
 Datum
-tally_internal_to_literal(PG_FUNCTION_ARGS)
+tally_internal_to_bound(PG_FUNCTION_ARGS)
 {
 	int64		internal = PG_GETARG_INT64(0);
 	Oid			type = PG_GETARG_OID(1);
+	int64		min;
+	int64		max;
 	struct pg_tm tm;
 	fsec_t		fsec;
 	char		buf[MAXDATELEN + 1];
@@ -129,8 +134,11 @@ tally_internal_to_literal(PG_FUNCTION_ARGS)
 		case TIMESTAMPTZOID:
 		case TIMESTAMPOID:
 		case DATEOID:
-			if (!IS_VALID_TIMESTAMP(internal) ||
-				timestamp2tm(internal, NULL, &tm, &fsec, NULL, NULL) != 0)
+			if (internal >= END_TIMESTAMP)
+				PG_RETURN_TEXT_P(cstring_to_text("'infinity'"));
+			if (internal < MIN_TIMESTAMP)
+				internal = MIN_TIMESTAMP;
+			if (timestamp2tm(internal, NULL, &tm, &fsec, NULL, NULL) != 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 						 errmsg("chunk boundary out of range for type %s",
@@ -140,10 +148,25 @@ tally_internal_to_literal(PG_FUNCTION_ARGS)
 			else
 				EncodeDateTime(&tm, fsec, type == TIMESTAMPTZOID, 0, NULL,
 							   USE_ISO_DATES, buf);
-			PG_RETURN_TEXT_P(cstring_to_text(buf));
+			PG_RETURN_TEXT_P(cstring_to_text(quote_literal_cstr(buf)));
+		case INT2OID:
+			min = PG_INT16_MIN;
+			max = PG_INT16_MAX;
+			break;
+		case INT4OID:
+			min = PG_INT32_MIN;
+			max = PG_INT32_MAX;
+			break;
 		default:
-			PG_RETURN_TEXT_P(cstring_to_text(psprintf(INT64_FORMAT, internal)));
+			min = PG_INT64_MIN;
+			max = PG_INT64_MAX;
+			break;
 	}
+	if (internal <= min)
+		PG_RETURN_TEXT_P(cstring_to_text("MINVALUE"));
+	if (internal > max || internal == PG_INT64_MAX)
+		PG_RETURN_TEXT_P(cstring_to_text("MAXVALUE"));
+	PG_RETURN_TEXT_P(cstring_to_text(psprintf("'" INT64_FORMAT "'", internal)));
 }
 
 /*

@@ -110,3 +110,4 @@ SELECT time_bucket('1 month', '4714-11-24 00:00 BC'::timestamp);
 SELECT time_bucket(3::bigint, -9223372036854775807::bigint);
 SELECT time_bucket('1 day', now(), 'No/Such_Zone');
 SELECT time_bucket('1 day', '2024-01-01'::timestamp, '-infinity'::timestamp);
+DROP EXTENSION tally;

@@ -1,0 +1,99 @@
+-- show_chunks, drop_chunks, ensure_chunks, set_chunk_time_interval, sizes.
+CREATE EXTENSION tally;
+SET timezone = 'UTC';
+SET datestyle = 'ISO, YMD';
+SET client_min_messages = warning;
+\set SHOW_CONTEXT never
+
+CREATE TABLE entries (at timestamptz NOT NULL, minutes integer);
+SELECT table_name FROM create_hypertable('entries', 'at', chunk_time_interval => interval '1 day');
+-- ensure_chunks creates every chunk of a range, once
+SELECT ensure_chunks('entries', '2024-01-01'::timestamptz, '2024-01-05 12:00'::timestamptz);
+SELECT ensure_chunks('entries', '2024-01-03'::timestamptz, '2024-01-06'::timestamptz);
+SELECT ensure_chunks('entries', '2024-01-06'::timestamptz, '2024-01-01'::timestamptz);
+SELECT ensure_chunks('entries', '1900-01-01'::timestamptz, '2024-01-01'::timestamptz);
+SELECT ensure_chunks('entries', 'infinity'::timestamptz, 'infinity'::timestamptz);
+SELECT ensure_chunks('staff_nope'::regclass, 1, 2);
+INSERT INTO entries SELECT '2024-01-01'::timestamptz + n * interval '1 hour', n FROM generate_series(0, 143) n;
+-- a row with no chunk, caught in the default partition until its commit
+BEGIN;
+INSERT INTO entries VALUES ('2023-06-01 10:00', 1000);
+SELECT count(*) AS waiting_in_default
+  FROM ONLY _tally_internal._hyper_1_default;
+ROLLBACK;
+
+-- show_chunks: by interval, timestamp, date, text, and both bounds
+SELECT show_chunks('entries', older_than => '2024-01-03'::timestamptz);
+SELECT show_chunks('entries', newer_than => '2024-01-05'::timestamptz, older_than => '2024-01-07'::date);
+SELECT show_chunks('entries', older_than => '2024-01-02 00:00:00+00');
+SELECT count(*) AS older_than_a_year FROM show_chunks('entries', older_than => interval '1 year');
+SELECT count(*) AS all_chunks FROM show_chunks('entries');
+SELECT count(*) AS created_recently FROM show_chunks('entries', created_after => interval '1 hour');
+SELECT count(*) AS created_before_2000 FROM show_chunks('entries', created_before => '2000-01-01'::timestamptz);
+SELECT show_chunks('entries', older_than => 42);
+SELECT show_chunks('entries', older_than => 'yesterday-ish');
+SELECT show_chunks('entries', created_before => 42);
+SELECT show_chunks('not_there', older_than => interval '1 day');
+CREATE TABLE plain (at timestamptz);
+SELECT show_chunks('plain');
+
+-- drop_chunks: whole chunks older than the bound, and default-partition rows too
+SELECT count(*) FROM entries;
+SELECT drop_chunks('entries', older_than => '2024-01-03'::timestamptz, verbose => true);
+SELECT min(at), count(*) FROM entries;
+SELECT drop_chunks('entries', newer_than => '2024-01-06'::timestamptz, older_than => '2024-01-08'::timestamptz);
+SELECT max(at) FILTER (WHERE at < '2025-01-01'), count(*) FROM entries;
+SELECT drop_chunks('entries');
+-- a bound inside a chunk keeps the chunk that straddles it
+SELECT drop_chunks('entries', older_than => '2024-01-04 12:00'::timestamptz);
+SELECT show_chunks('entries', older_than => '2024-01-10'::timestamptz);
+SELECT drop_chunks('entries', older_than => interval '1 day', created_before => now());
+SELECT drop_chunks('plain', older_than => interval '1 day');
+-- rows that never had a chunk are deleted by the same bound
+CREATE TABLE stray (at timestamptz NOT NULL);
+SELECT table_name FROM create_hypertable('stray', 'at', chunk_time_interval => interval '1 day');
+ALTER TABLE _tally_internal._hyper_2_default DISABLE TRIGGER tally_place_stray_row;
+INSERT INTO stray VALUES ('2020-01-01'), ('2020-06-01'), ('2021-01-01');
+SELECT count(*) AS in_default FROM ONLY _tally_internal._hyper_2_default;
+SELECT drop_chunks('stray', older_than => '2020-06-01'::timestamptz);
+SELECT at FROM stray ORDER BY at;
+-- chunk maintenance moves the rest into chunks
+SELECT _tally_internal.maintain_chunks('stray') >= 2 AS chunks_created;
+SELECT count(*) AS in_default FROM ONLY _tally_internal._hyper_2_default;
+SELECT tableoid::regclass, at FROM stray ORDER BY at;
+
+-- set_chunk_time_interval applies to chunks created from now on
+SELECT set_chunk_time_interval('entries', interval '7 days');
+SELECT time_interval FROM tally_information.dimensions WHERE hypertable_name = 'entries';
+INSERT INTO entries VALUES ('2024-03-01', 1);
+SELECT range_start, range_end FROM tally_information.chunks c
+  JOIN pg_class k ON k.relname = c.chunk_name
+ WHERE k.oid = (SELECT tableoid FROM entries WHERE at = '2024-03-01');
+-- a new chunk next to an old one is clipped so the two never overlap
+INSERT INTO entries VALUES ('2024-01-10 06:00', 2);
+SELECT range_start, range_end FROM tally_information.chunks c
+  JOIN pg_class k ON k.relname = c.chunk_name
+ WHERE k.oid = (SELECT tableoid FROM entries WHERE at = '2024-01-10 06:00');
+SELECT set_chunk_time_interval('entries', interval '-1 day');
+SELECT set_chunk_time_interval('entries', 5000000000);
+SELECT time_interval FROM tally_information.dimensions WHERE hypertable_name = 'entries';
+SELECT set_chunk_time_interval('entries', interval '1 day', dimension_name => 'other');
+SELECT set_chunk_time_interval('plain', interval '1 day');
+
+-- sizes add up over chunks and the default partition
+CREATE INDEX ON entries (minutes);
+SELECT table_bytes > 0 AS has_table, index_bytes > 0 AS has_indexes,
+       total_bytes = table_bytes + index_bytes + toast_bytes AS adds_up
+  FROM hypertable_detailed_size('entries');
+SELECT hypertable_size('entries') = (SELECT sum(total_bytes) FROM chunks_detailed_size('entries'))
+       + pg_total_relation_size('_tally_internal._hyper_1_default') AS size_is_chunks_plus_default;
+SELECT count(*) = (SELECT count(*) FROM show_chunks('entries')) AS one_row_per_chunk
+  FROM chunks_detailed_size('entries');
+SELECT hypertable_size('plain');
+
+-- a chunk dropped by hand leaves the catalog
+SELECT count(*) AS chunks_before FROM show_chunks('entries');
+DROP TABLE _tally_internal._hyper_1_3_chunk;
+SELECT count(*) AS chunks_after FROM show_chunks('entries');
+
+DROP EXTENSION tally CASCADE;
