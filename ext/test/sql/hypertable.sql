@@ -221,4 +221,5 @@ SELECT count(*) FROM _tally_catalog.chunk c
  WHERE NOT EXISTS (SELECT 1 FROM pg_class WHERE oid = c.relid);
 
 DROP EXTENSION tally CASCADE;
+DROP OWNED BY tally_reader;
 DROP ROLE tally_reader;
