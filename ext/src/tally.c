@@ -10,6 +10,8 @@
 
 #include "fmgr.h"
 
+#include "scheduler/scheduler.h"
+
 PG_MODULE_MAGIC;
 
 void		_PG_init(void);
@@ -17,4 +19,5 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
+	tally_scheduler_init();
 }

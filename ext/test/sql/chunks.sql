@@ -3,6 +3,7 @@ CREATE EXTENSION tally;
 SET timezone = 'UTC';
 SET datestyle = 'ISO, YMD';
 SET client_min_messages = warning;
+SET intervalstyle = 'postgres';
 \set SHOW_CONTEXT never
 
 CREATE TABLE entries (at timestamptz NOT NULL, minutes integer);
@@ -96,4 +97,5 @@ SELECT count(*) AS chunks_before FROM show_chunks('entries');
 DROP TABLE _tally_internal._hyper_1_3_chunk;
 SELECT count(*) AS chunks_after FROM show_chunks('entries');
 
-DROP EXTENSION tally CASCADE;
+DROP SCHEMA public CASCADE;
+CREATE SCHEMA public;

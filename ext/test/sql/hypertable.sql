@@ -220,6 +220,7 @@ SELECT hypertable_name FROM tally_information.hypertables ORDER BY 1;
 SELECT count(*) FROM _tally_catalog.chunk c
  WHERE NOT EXISTS (SELECT 1 FROM pg_class WHERE oid = c.relid);
 
-DROP EXTENSION tally CASCADE;
+DROP SCHEMA public CASCADE;
+CREATE SCHEMA public;
 DROP OWNED BY tally_reader;
 DROP ROLE tally_reader;

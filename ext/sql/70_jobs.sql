@@ -1,0 +1,392 @@
+-- Jobs: the catalog the scheduler (src/scheduler/) runs from, the
+-- bookkeeping it calls, and the user-facing alter_job, run_job, delete_job.
+
+CREATE TABLE _tally_catalog.bgw_job (
+    id                  serial PRIMARY KEY,
+    application_name    name NOT NULL,
+    schedule_interval   interval NOT NULL CHECK (schedule_interval > interval '0'),
+    max_runtime         interval NOT NULL DEFAULT interval '0',
+    -- consecutive failures retried with backoff before waiting for the next
+    -- regular run; -1 retries for ever
+    max_retries         integer NOT NULL DEFAULT -1 CHECK (max_retries >= -1),
+    retry_period        interval NOT NULL CHECK (retry_period > interval '0'),
+    proc_schema         name NOT NULL,
+    proc_name           name NOT NULL,
+    owner               regrole NOT NULL,
+    scheduled           boolean NOT NULL DEFAULT true,
+    fixed_schedule      boolean NOT NULL DEFAULT true,
+    initial_start       timestamptz,
+    hypertable_id       integer REFERENCES _tally_catalog.hypertable ON DELETE CASCADE,
+    config              jsonb
+);
+ALTER SEQUENCE _tally_catalog.bgw_job_id_seq MINVALUE 1000 START 1000 RESTART 1000;
+
+CREATE TABLE _tally_catalog.bgw_job_stat (
+    job_id                  integer PRIMARY KEY REFERENCES _tally_catalog.bgw_job ON DELETE CASCADE,
+    next_start              timestamptz NOT NULL,
+    running                 boolean NOT NULL DEFAULT false,
+    last_start              timestamptz,
+    last_finish             timestamptz,
+    last_successful_finish  timestamptz,
+    last_run_success        boolean,
+    total_runs              bigint NOT NULL DEFAULT 0,
+    total_successes         bigint NOT NULL DEFAULT 0,
+    total_failures          bigint NOT NULL DEFAULT 0,
+    total_crashes           bigint NOT NULL DEFAULT 0,
+    total_duration          interval NOT NULL DEFAULT interval '0',
+    consecutive_failures    integer NOT NULL DEFAULT 0
+);
+
+CREATE TABLE _tally_catalog.bgw_job_error (
+    id              bigserial PRIMARY KEY,
+    job_id          integer NOT NULL,
+    pid             integer,
+    start_time      timestamptz,
+    finish_time     timestamptz,
+    sqlerrcode      text,
+    err_message     text
+);
+CREATE INDEX bgw_job_error_job_idx ON _tally_catalog.bgw_job_error (job_id, finish_time);
+
+SELECT pg_catalog.pg_extension_config_dump('_tally_catalog.bgw_job', 'WHERE id >= 1000');
+SELECT pg_catalog.pg_extension_config_dump('_tally_catalog.bgw_job_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('_tally_catalog.bgw_job_stat', 'WHERE job_id >= 1000');
+GRANT SELECT ON _tally_catalog.bgw_job, _tally_catalog.bgw_job_stat,
+                _tally_catalog.bgw_job_error TO PUBLIC;
+
+CREATE FUNCTION _tally_internal.wake_scheduler() RETURNS boolean
+    AS 'MODULE_PATHNAME', 'tally_wake_scheduler' LANGUAGE C VOLATILE;
+CREATE FUNCTION _tally_internal.scheduler_available() RETURNS boolean
+    AS 'MODULE_PATHNAME', 'tally_scheduler_available' LANGUAGE C STABLE;
+
+-- Policies need the scheduler: say so clearly when it cannot run.
+CREATE FUNCTION _tally_internal.require_scheduler() RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT _tally_internal.scheduler_available() THEN
+        RAISE EXCEPTION 'tally job scheduler is not running'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'Policies are run by a background worker that starts only when tally is preloaded.',
+                  HINT = 'Add tally to shared_preload_libraries in postgresql.conf and restart the server.';
+    END IF;
+END
+$$;
+
+-- Register a job; it first runs at initial_start, or now.
+CREATE FUNCTION _tally_internal.add_job(application_name name, proc regproc, schedule_interval interval,
+                                        retry_period interval, config jsonb, hypertable_id integer,
+                                        initial_start timestamptz, owner regrole)
+    RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    new_id integer;
+BEGIN
+    IF schedule_interval IS NULL OR schedule_interval <= interval '0' THEN
+        RAISE EXCEPTION 'schedule_interval must be greater than zero'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO _tally_catalog.bgw_job (application_name, schedule_interval, retry_period, proc_schema,
+                                        proc_name, owner, initial_start, hypertable_id, config)
+    SELECT application_name, schedule_interval, retry_period, n.nspname, p.proname, owner,
+           initial_start, hypertable_id, config
+      FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+     WHERE p.oid = proc
+    RETURNING id INTO new_id;
+    INSERT INTO _tally_catalog.bgw_job_stat (job_id, next_start)
+    VALUES (new_id, coalesce(initial_start, now()));
+    PERFORM _tally_internal.wake_scheduler();
+    RETURN new_id;
+END
+$$;
+
+-- Scheduler bookkeeping ---------------------------------------------------
+
+CREATE FUNCTION _tally_internal.jobs_due() RETURNS TABLE (job_id integer)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT j.id FROM _tally_catalog.bgw_job j JOIN _tally_catalog.bgw_job_stat s ON s.job_id = j.id
+     WHERE j.scheduled AND NOT s.running AND s.next_start <= clock_timestamp()
+     ORDER BY s.next_start, j.id
+$$;
+
+CREATE FUNCTION _tally_internal.next_job_start() RETURNS timestamptz
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT min(s.next_start) FROM _tally_catalog.bgw_job j JOIN _tally_catalog.bgw_job_stat s ON s.job_id = j.id
+     WHERE j.scheduled AND NOT s.running
+$$;
+
+-- Mark a job running and return the statement that runs it and its owner.
+CREATE FUNCTION _tally_internal.job_started(job_id integer, OUT call text, OUT owner oid)
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    j _tally_catalog.bgw_job;
+BEGIN
+    SELECT * INTO j FROM _tally_catalog.bgw_job WHERE id = job_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    UPDATE _tally_catalog.bgw_job_stat s
+       SET running = true, last_start = clock_timestamp(), total_runs = s.total_runs + 1
+     WHERE s.job_id = j.id;
+    call := format('SELECT %I.%I(%s, %L::jsonb)', j.proc_schema, j.proc_name, j.id, j.config);
+    owner := j.owner;
+END
+$$;
+
+-- Record how a run ended and when the job runs next: on success at the next
+-- point of its schedule; after a failure sooner, with exponential backoff
+-- from retry_period, until max_retries failures in a row.
+CREATE FUNCTION _tally_internal.job_finished(job_id integer, success boolean,
+                                             sqlerrcode text DEFAULT NULL, err_message text DEFAULT NULL)
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    j _tally_catalog.bgw_job;
+    s _tally_catalog.bgw_job_stat;
+    finished timestamptz := clock_timestamp();
+    regular_next timestamptz;
+BEGIN
+    SELECT * INTO j FROM _tally_catalog.bgw_job WHERE id = job_id;
+    SELECT * INTO s FROM _tally_catalog.bgw_job_stat st WHERE st.job_id = job_finished.job_id FOR UPDATE;
+    IF j.id IS NULL OR s.job_id IS NULL THEN
+        RETURN;     -- deleted while it ran
+    END IF;
+    -- a run longer than its interval is followed by the next one at once
+    regular_next := greatest(s.last_start + j.schedule_interval, finished);
+    IF success THEN
+        UPDATE _tally_catalog.bgw_job_stat st
+           SET running = false, last_finish = finished, last_successful_finish = finished,
+               last_run_success = true, total_successes = st.total_successes + 1,
+               total_duration = st.total_duration + (finished - s.last_start),
+               consecutive_failures = 0, next_start = greatest(regular_next, finished)
+         WHERE st.job_id = j.id;
+    ELSE
+        INSERT INTO _tally_catalog.bgw_job_error (job_id, pid, start_time, finish_time, sqlerrcode, err_message)
+        VALUES (j.id, pg_backend_pid(), s.last_start, finished, sqlerrcode, err_message);
+        UPDATE _tally_catalog.bgw_job_stat st
+           SET running = false, last_finish = finished, last_run_success = false,
+               total_failures = st.total_failures + 1,
+               total_duration = st.total_duration + (finished - s.last_start),
+               consecutive_failures = st.consecutive_failures + 1,
+               next_start = CASE
+                   WHEN j.max_retries >= 0 AND st.consecutive_failures + 1 > j.max_retries
+                       THEN greatest(regular_next, finished)
+                   ELSE finished + least(j.retry_period * power(2, least(st.consecutive_failures, 20)),
+                                         greatest(j.schedule_interval, j.retry_period))
+               END
+         WHERE st.job_id = j.id;
+    END IF;
+END
+$$;
+
+-- After a scheduler died, the jobs it was running count as crashed.
+CREATE FUNCTION _tally_internal.jobs_recover_crashed() RETURNS void
+    LANGUAGE sql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    INSERT INTO _tally_catalog.bgw_job_error (job_id, start_time, finish_time, sqlerrcode, err_message)
+    SELECT s.job_id, s.last_start, clock_timestamp(), NULL, 'job crashed: its scheduler exited while it ran'
+      FROM _tally_catalog.bgw_job_stat s WHERE s.running;
+    UPDATE _tally_catalog.bgw_job_stat
+       SET running = false, last_finish = clock_timestamp(), last_run_success = false,
+           total_crashes = total_crashes + 1, consecutive_failures = consecutive_failures + 1,
+           next_start = clock_timestamp()
+     WHERE running;
+$$;
+
+-- User-facing --------------------------------------------------------------
+
+CREATE FUNCTION _tally_internal.check_job_owner(job_id integer) RETURNS _tally_catalog.bgw_job
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    j _tally_catalog.bgw_job;
+BEGIN
+    SELECT * INTO j FROM _tally_catalog.bgw_job WHERE id = job_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'job % not found', job_id
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    IF NOT pg_has_role(session_user, j.owner, 'USAGE') AND NOT pg_has_role(current_user, j.owner, 'USAGE') THEN
+        RAISE EXCEPTION 'insufficient permissions to alter job %', job_id
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = format('Job %s is owned by %s.', job_id, j.owner);
+    END IF;
+    RETURN j;
+END
+$$;
+
+CREATE FUNCTION _tally_internal.alter_job(
+    job_id integer,
+    schedule_interval interval DEFAULT NULL,
+    max_runtime interval DEFAULT NULL,
+    max_retries integer DEFAULT NULL,
+    retry_period interval DEFAULT NULL,
+    scheduled boolean DEFAULT NULL,
+    config jsonb DEFAULT NULL,
+    next_start timestamptz DEFAULT NULL,
+    if_exists boolean DEFAULT false,
+    check_config regproc DEFAULT NULL,
+    fixed_schedule boolean DEFAULT NULL,
+    initial_start timestamptz DEFAULT NULL,
+    timezone text DEFAULT NULL)
+    RETURNS TABLE (new_job_id integer, new_schedule_interval interval, new_max_runtime interval,
+                   new_max_retries integer, new_retry_period interval, new_scheduled boolean,
+                   new_config jsonb, new_next_start timestamptz, new_check_config text,
+                   new_fixed_schedule boolean, new_initial_start timestamptz, new_timezone text)
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    the_id integer := job_id;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM _tally_catalog.bgw_job j WHERE j.id = the_id) AND if_exists THEN
+        RAISE NOTICE 'job % not found, skipping', the_id;
+        RETURN;
+    END IF;
+    PERFORM _tally_internal.check_job_owner(the_id);
+    IF check_config IS NOT NULL OR timezone IS NOT NULL THEN
+        RAISE EXCEPTION 'alter_job: check_config and timezone are not supported'
+            USING ERRCODE = 'feature_not_supported';
+    END IF;
+    IF alter_job.schedule_interval <= interval '0' OR alter_job.retry_period <= interval '0'
+       OR alter_job.max_runtime < interval '0' OR alter_job.max_retries < -1 THEN
+        RAISE EXCEPTION 'invalid job setting for job %', the_id
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'schedule_interval and retry_period must be positive, max_runtime not negative, max_retries at least -1.';
+    END IF;
+    UPDATE _tally_catalog.bgw_job j
+       SET schedule_interval = coalesce(alter_job.schedule_interval, j.schedule_interval),
+           max_runtime = coalesce(alter_job.max_runtime, j.max_runtime),
+           max_retries = coalesce(alter_job.max_retries, j.max_retries),
+           retry_period = coalesce(alter_job.retry_period, j.retry_period),
+           scheduled = coalesce(alter_job.scheduled, j.scheduled),
+           config = coalesce(alter_job.config, j.config),
+           fixed_schedule = coalesce(alter_job.fixed_schedule, j.fixed_schedule),
+           initial_start = coalesce(alter_job.initial_start, j.initial_start)
+     WHERE j.id = the_id;
+    IF alter_job.next_start IS NOT NULL OR alter_job.initial_start IS NOT NULL THEN
+        UPDATE _tally_catalog.bgw_job_stat s
+           SET next_start = coalesce(alter_job.next_start, alter_job.initial_start)
+         WHERE s.job_id = the_id;
+    END IF;
+    PERFORM _tally_internal.wake_scheduler();
+    RETURN QUERY
+    SELECT j.id, j.schedule_interval, j.max_runtime, j.max_retries, j.retry_period, j.scheduled,
+           j.config, s.next_start, NULL::text, j.fixed_schedule, j.initial_start, NULL::text
+      FROM _tally_catalog.bgw_job j JOIN _tally_catalog.bgw_job_stat s ON s.job_id = j.id
+     WHERE j.id = the_id;
+END
+$$;
+
+-- alter_job returns columns named as its parameters, which PL/pgSQL cannot
+-- declare: a SQL wrapper over the implementation above.
+CREATE FUNCTION @extschema@.alter_job(
+    job_id integer,
+    schedule_interval interval DEFAULT NULL,
+    max_runtime interval DEFAULT NULL,
+    max_retries integer DEFAULT NULL,
+    retry_period interval DEFAULT NULL,
+    scheduled boolean DEFAULT NULL,
+    config jsonb DEFAULT NULL,
+    next_start timestamptz DEFAULT NULL,
+    if_exists boolean DEFAULT false,
+    check_config regproc DEFAULT NULL,
+    fixed_schedule boolean DEFAULT NULL,
+    initial_start timestamptz DEFAULT NULL,
+    timezone text DEFAULT NULL)
+    RETURNS TABLE (job_id integer, schedule_interval interval, max_runtime interval,
+                   max_retries integer, retry_period interval, scheduled boolean, config jsonb,
+                   next_start timestamptz, check_config text, fixed_schedule boolean,
+                   initial_start timestamptz, timezone text)
+    LANGUAGE sql
+AS $$
+    SELECT * FROM _tally_internal.alter_job($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+$$;
+
+CREATE FUNCTION @extschema@.delete_job(job_id integer) RETURNS void
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM _tally_internal.check_job_owner(job_id);
+    DELETE FROM _tally_catalog.bgw_job j WHERE j.id = delete_job.job_id;
+    DELETE FROM _tally_catalog.bgw_job_error e WHERE e.job_id = delete_job.job_id;
+END
+$$;
+
+-- run_job runs a job now, in this session, with the scheduler's bookkeeping.
+-- An error goes to the caller and rolls back the run with its bookkeeping.
+-- Jobs call only tally's own policy functions, which check ownership
+-- themselves.
+CREATE FUNCTION _tally_internal.run_job(job_id integer) RETURNS void
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    j _tally_catalog.bgw_job := _tally_internal.check_job_owner(job_id);
+BEGIN
+    EXECUTE (SELECT call FROM _tally_internal.job_started(j.id));
+    PERFORM _tally_internal.job_finished(j.id, true);
+END
+$$;
+
+CREATE PROCEDURE @extschema@.run_job(job_id integer)
+    LANGUAGE sql
+AS $$
+    SELECT _tally_internal.run_job(job_id);
+$$;
+
+-- Views ---------------------------------------------------------------------
+
+CREATE VIEW tally_information.jobs AS
+SELECT j.id AS job_id, j.application_name, j.schedule_interval, j.max_runtime, j.max_retries,
+       j.retry_period, j.proc_schema, j.proc_name, j.owner, j.scheduled, j.fixed_schedule,
+       j.config, s.next_start, j.initial_start,
+       hn.nspname AS hypertable_schema, hc.relname AS hypertable_name,
+       NULL::name AS check_schema, NULL::name AS check_name
+  FROM _tally_catalog.bgw_job j
+  JOIN _tally_catalog.bgw_job_stat s ON s.job_id = j.id
+  LEFT JOIN _tally_catalog.hypertable h ON h.id = j.hypertable_id
+  LEFT JOIN pg_catalog.pg_class hc ON hc.oid = h.relid
+  LEFT JOIN pg_catalog.pg_namespace hn ON hn.oid = hc.relnamespace;
+
+CREATE VIEW tally_information.job_stats AS
+SELECT hn.nspname AS hypertable_schema, hc.relname AS hypertable_name, j.id AS job_id,
+       s.last_start AS last_run_started_at, s.last_successful_finish,
+       CASE WHEN s.last_run_success THEN 'Success' WHEN NOT s.last_run_success THEN 'Failed' END
+           AS last_run_status,
+       CASE WHEN s.running THEN 'Running' WHEN j.scheduled THEN 'Scheduled' ELSE 'Paused' END
+           AS job_status,
+       s.last_finish - s.last_start AS last_run_duration,
+       s.next_start, s.total_runs, s.total_successes, s.total_failures, s.total_crashes,
+       s.consecutive_failures
+  FROM _tally_catalog.bgw_job j
+  JOIN _tally_catalog.bgw_job_stat s ON s.job_id = j.id
+  LEFT JOIN _tally_catalog.hypertable h ON h.id = j.hypertable_id
+  LEFT JOIN pg_catalog.pg_class hc ON hc.oid = h.relid
+  LEFT JOIN pg_catalog.pg_namespace hn ON hn.oid = hc.relnamespace;
+
+CREATE VIEW tally_information.job_errors AS
+SELECT e.job_id, j.proc_schema, j.proc_name, e.pid, e.start_time, e.finish_time, e.sqlerrcode,
+       e.err_message
+  FROM _tally_catalog.bgw_job_error e
+  LEFT JOIN _tally_catalog.bgw_job j ON j.id = e.job_id;
+
+GRANT SELECT ON tally_information.jobs, tally_information.job_stats, tally_information.job_errors
+    TO PUBLIC;
