@@ -372,7 +372,7 @@ DECLARE
     ht _tally_catalog.hypertable := _tally_internal.hypertable_row(relation);
     older bigint;
     newer bigint;
-    c _tally_catalog.chunk;
+    dropped text[];
     condition text;
 BEGIN
     PERFORM _tally_internal.check_owner(relation);
@@ -383,17 +383,19 @@ BEGIN
     older := _tally_internal.time_arg_to_internal(older_than, older_than_type, ht.time_type, 'older_than');
     newer := _tally_internal.time_arg_to_internal(newer_than, newer_than_type, ht.time_type, 'newer_than');
 
-    FOR c IN SELECT * FROM _tally_internal.select_chunks(
-                 ht, older, newer,
-                 _tally_internal.creation_bound(created_before, created_before_type, 'created_before'),
-                 _tally_internal.creation_bound(created_after, created_after_type, 'created_after'))
-    LOOP
+    -- one DROP for all: one lock on the hypertable, one catalog clean-up
+    SELECT array_agg(c.relid::text ORDER BY c.range_start) INTO dropped
+      FROM _tally_internal.select_chunks(
+               ht, older, newer,
+               _tally_internal.creation_bound(created_before, created_before_type, 'created_before'),
+               _tally_internal.creation_bound(created_after, created_after_type, 'created_after')) c;
+    IF dropped IS NOT NULL THEN
         IF be_verbose THEN
-            RAISE INFO 'dropping chunk %', c.relid;
+            RAISE INFO 'dropping chunks %', array_to_string(dropped, ', ');
         END IF;
-        RETURN NEXT c.relid::text;
-        EXECUTE format('DROP TABLE %s', c.relid);
-    END LOOP;
+        EXECUTE 'DROP TABLE ' || array_to_string(dropped, ', ');
+        RETURN QUERY SELECT unnest(dropped);
+    END IF;
 
     IF created_before IS NULL AND created_after IS NULL THEN
         condition := _tally_internal.range_condition(ht.time_column, ht.time_type, newer, older);
