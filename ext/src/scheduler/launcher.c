@@ -6,7 +6,8 @@
  *
  * The launcher cannot see per-database catalogs, so it starts a scheduler
  * for each connectable, non-template database; a scheduler whose database
- * lacks the extension exits at once and is tried again at the next poll.
+ * lacks the extension exits at once and pauses its database for ten
+ * minutes, a pause that CREATE EXTENSION lifts.
  * CREATE EXTENSION and job changes wake the launcher or the scheduler
  * through latches in shared memory, so nothing waits for a poll in the
  * common case.  Commands that need a database free of connections (DROP
@@ -226,6 +227,10 @@ tally_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 	else
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
 								queryEnv, dest, qc);
+
+	/* a scheduler whose extension is dropped should not wait for its poll */
+	if (IsA(parsetree, DropStmt) && ((DropStmt *) parsetree)->removeType == OBJECT_EXTENSION)
+		DirectFunctionCall1(tally_wake_scheduler, (Datum) 0);
 }
 
 void
@@ -415,6 +420,8 @@ tally_wake_scheduler(PG_FUNCTION_ARGS)
 	slot = tally_scheduler_slot(MyDatabaseId, false);
 	if (slot != NULL && slot->pid != 0)
 		latch = slot->latch;
+	else if (slot != NULL && !slot->stop_requested)
+		slot->paused_until = 0; /* the extension may be here now */
 	SpinLockRelease(&tally_scheduler_shared->mutex);
 	if (latch)
 		SetLatch(latch);

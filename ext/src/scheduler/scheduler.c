@@ -41,6 +41,7 @@
 #include "scheduler/scheduler.h"
 
 #define MAX_SLEEP_MS 60000
+#define NO_EXTENSION_PAUSE_MS (10 * 60 * 1000)
 
 static TallySchedulerSlot *my_slot = NULL;
 
@@ -287,8 +288,21 @@ tally_scheduler_main(Datum main_arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
-		if (stop_requested() || !tally_job_scheduler_on() || !extension_present())
+		if (stop_requested() || !tally_job_scheduler_on())
 			proc_exit(0);
+		if (!extension_present())
+		{
+			/*
+			 * Nothing to do here until CREATE EXTENSION, which wakes the
+			 * launcher and lifts the pause; until then, no new scheduler
+			 * process for this database at every launcher poll.
+			 */
+			SpinLockAcquire(&tally_scheduler_shared->mutex);
+			my_slot->paused_until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+																NO_EXTENSION_PAUSE_MS);
+			SpinLockRelease(&tally_scheduler_shared->mutex);
+			proc_exit(0);
+		}
 
 		if (first)
 		{

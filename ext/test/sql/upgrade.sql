@@ -1,0 +1,77 @@
+-- Every upgrade path ends in the same extension as a fresh install of the
+-- current version: same objects, same definitions, same privileges, same
+-- catalog rows.
+SET client_min_messages = warning;
+\set SHOW_CONTEXT never
+SET check_function_bodies = off;
+
+-- Everything the extension consists of, one row per object with its full
+-- definition.
+CREATE FUNCTION pg_temp.extension_fingerprint() RETURNS TABLE (object text, definition text)
+LANGUAGE sql AS $$
+    WITH members AS (
+        SELECT d.classid, d.objid FROM pg_depend d
+         WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+           AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'tally')
+    )
+    SELECT pg_describe_object(m.classid, m.objid, 0),
+           CASE m.classid
+               WHEN 'pg_proc'::regclass THEN
+                   pg_get_functiondef(m.objid) || coalesce((SELECT proacl::text FROM pg_proc WHERE oid = m.objid), '')
+               WHEN 'pg_class'::regclass THEN
+                   (SELECT c.relkind::text || ' ' || coalesce(c.relacl::text, '') || ' '
+                           || coalesce(pg_get_viewdef(c.oid), '')
+                           || coalesce((SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+                                                          || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
+                                                          || coalesce(' default ' || pg_get_expr(ad.adbin, ad.adrelid), ''),
+                                                          ', ' ORDER BY a.attnum)
+                                          FROM pg_attribute a
+                                          LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+                                         WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '')
+                           || coalesce((SELECT string_agg(pg_get_indexdef(i.indexrelid), '; ' ORDER BY 1)
+                                          FROM pg_index i WHERE i.indrelid = c.oid), '')
+                           || coalesce((SELECT string_agg(k.conname || ' ' || pg_get_constraintdef(k.oid), '; ' ORDER BY 1)
+                                          FROM pg_constraint k WHERE k.conrelid = c.oid), '')
+                      FROM pg_class c WHERE c.oid = m.objid)
+               WHEN 'pg_event_trigger'::regclass THEN
+                   (SELECT evtevent || ' ' || evtfoid::regproc::text || ' ' || evtenabled::text FROM pg_event_trigger WHERE oid = m.objid)
+               ELSE ''
+           END
+      FROM members m
+    UNION ALL
+    SELECT 'job ' || id, application_name || ' ' || schedule_interval || ' ' || retry_period || ' '
+                         || proc_schema || '.' || proc_name || ' ' || scheduled
+      FROM _tally_catalog.bgw_job
+    UNION ALL
+    SELECT 'sequence ' || sequencename, start_value || ' ' || min_value || ' ' || coalesce(last_value, 0)
+      FROM pg_sequences WHERE schemaname = '_tally_catalog'
+$$;
+
+CREATE EXTENSION tally VERSION '0.1.0';
+ALTER EXTENSION tally UPDATE TO '0.2.0';
+SELECT extversion FROM pg_extension WHERE extname = 'tally';
+CREATE TEMP TABLE upgraded AS SELECT * FROM pg_temp.extension_fingerprint();
+DROP EXTENSION tally;
+
+CREATE EXTENSION tally;
+SELECT extversion FROM pg_extension WHERE extname = 'tally';
+CREATE TEMP TABLE fresh AS SELECT * FROM pg_temp.extension_fingerprint();
+SELECT count(*) AS objects, count(*) FILTER (WHERE object LIKE 'function%') AS functions FROM fresh;
+
+-- what a fresh install has that the upgrade lacks, and the other way round
+SELECT 'only after upgrade' AS side, object, definition FROM (TABLE upgraded EXCEPT TABLE fresh) u
+UNION ALL
+SELECT 'only in fresh install', object, definition FROM (TABLE fresh EXCEPT TABLE upgraded) f
+ORDER BY 2, 1;
+
+-- the upgraded extension works: a hypertable and a retention job
+DROP EXTENSION tally;
+CREATE EXTENSION tally VERSION '0.1.0';
+CREATE TABLE entries (at timestamptz NOT NULL);
+SELECT table_name FROM create_hypertable('entries', 'at');
+ALTER EXTENSION tally UPDATE;
+SELECT add_retention_policy('entries', interval '1 year') >= 1000 AS policy_added;
+SELECT hypertable_name FROM tally_information.jobs WHERE job_id >= 1000;
+
+DROP SCHEMA public CASCADE;
+CREATE SCHEMA public;
