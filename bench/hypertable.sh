@@ -10,7 +10,7 @@
 # Every figure is printed beside its baseline from the same run, with the
 # ratio and its target.  See bench/README.md.
 #
-# Knobs (environment): ROWS (10000000), CHUNK_INTERVAL ('30 days'),
+# Knobs (environment): ROWS (10000000), CHUNK_INTERVAL ('7 days'),
 # REPS (3: COPY runs per table), QUERY_REPS (5: timed query runs after one
 # warm-up), DATA_ORDER (time | random: row order of the load file),
 # PORT (54400), TALLY_KEEP=1 keeps the temporary directory.
@@ -21,7 +21,7 @@
 set -euo pipefail
 
 ROWS=${ROWS:-10000000}
-CHUNK_INTERVAL=${CHUNK_INTERVAL:-30 days}
+CHUNK_INTERVAL=${CHUNK_INTERVAL:-7 days}
 REPS=${REPS:-3}
 QUERY_REPS=${QUERY_REPS:-5}
 DATA_ORDER=${DATA_ORDER:-time}
@@ -224,8 +224,11 @@ read -r month_rows_plain month_rows_hyper < <(sql -F ' ' -c "SELECT
 cutoff=$(sql -c "SELECT '$t_start'::timestamptz + interval '12 months'")
 log "drop_chunks vs DELETE of rows older than $cutoff (one run each)"
 sql -c CHECKPOINT
-out=$(timed "SELECT count(*) FROM drop_chunks('te_hyper', older_than => '$cutoff'::timestamptz)")
-drop_s=$(seconds_of <<<"$out")
+# in an explicit transaction, to tell the statement from its commit, where
+# PostgreSQL removes the dropped chunks' files
+out=$(timed "BEGIN" "SELECT count(*) FROM drop_chunks('te_hyper', older_than => '$cutoff'::timestamptz)" "COMMIT")
+read -r _ drop_statement_s drop_commit_s < <(seconds_of <<<"$out" | paste -sd' ')
+drop_s=$(calc '%.6f' "$drop_statement_s + $drop_commit_s")
 chunks_dropped=$(rows_of <<<"$out")
 sql -c CHECKPOINT
 delete_s=$(timed "DELETE FROM te_plain WHERE started_at < '$cutoff'" | seconds_of)
@@ -264,6 +267,7 @@ figure range_query_partitions "hypertable=$chunks_scanned of $n_chunks chunks (d
 figure range_query_ms "hypertable=$q_hyper  plain=$q_plain  speedup=$(calc '%.1f' "$q_plain / $q_hyper")x  (target >= 10x; plain as loaded, planner's choice)"
 figure range_query_ms_plain_noidx "hypertable=$q_hyper  plain=$q_plain_noidx  speedup=$(calc '%.1f' "$q_plain_noidx / $q_hyper")x  (target >= 10x; plain with index and bitmap scans disabled)"
 figure drop_s "hypertable=$(calc '%.4f' "$drop_s")  plain=$(calc '%.3f' "$delete_s")  speedup=$(calc '%.0f' "$delete_s / $drop_s")x  (target >= 100x; drop_chunks vs DELETE, 1 run each)"
+figure drop_split_s "statement=$(calc '%.4f' "$drop_statement_s")  commit=$(calc '%.4f' "$drop_commit_s")  (the commit removes the chunks' files)"
 figure drop_incl_vacuum_s "hypertable=$(calc '%.4f' "$drop_s")  plain=$(calc '%.3f' "$delete_s + $vacuum_after_delete_s")  speedup=$(calc '%.0f' "($delete_s + $vacuum_after_delete_s) / $drop_s")x  (plain: DELETE + VACUUM, which frees the space)"
 figure rows_removed "hypertable=$((ROWS - left_hyper)) ($chunks_dropped chunks)  plain=$((ROWS - left_plain))  (drop_chunks keeps the chunk that straddles the cutoff)"
 echo "# query: $(query '<table>'), $month_rows_plain rows in range (hypertable: $month_rows_hyper)"

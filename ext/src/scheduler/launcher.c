@@ -142,14 +142,15 @@ tally_scheduler_stop_database(Oid dboid)
 	Latch	   *latch = NULL;
 	pid_t		pid = 0;
 
+	TimestampTz pause_end = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), DATABASE_PAUSE_MS);
+
 	if (tally_scheduler_shared == NULL)
 		return;
 	SpinLockAcquire(&tally_scheduler_shared->mutex);
 	slot = tally_scheduler_slot(dboid, true);
 	if (slot != NULL)
 	{
-		slot->paused_until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-														 DATABASE_PAUSE_MS);
+		slot->paused_until = pause_end;
 		slot->stop_requested = true;
 		latch = slot->latch;
 		pid = slot->pid;
@@ -322,9 +323,11 @@ start_scheduler(LaunchedScheduler *entry)
 	TallySchedulerSlot *slot;
 	bool		paused;
 
+	TimestampTz now = GetCurrentTimestamp();
+
 	SpinLockAcquire(&tally_scheduler_shared->mutex);
 	slot = tally_scheduler_slot(entry->dboid, false);
-	paused = slot != NULL && slot->paused_until > GetCurrentTimestamp();
+	paused = slot != NULL && slot->paused_until > now;
 	if (slot != NULL && !paused)
 		slot->stop_requested = false;
 	SpinLockRelease(&tally_scheduler_shared->mutex);

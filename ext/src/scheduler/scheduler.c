@@ -48,12 +48,14 @@ static TallySchedulerSlot *my_slot = NULL;
 static void
 release_slot(int code, Datum arg)
 {
+	TimestampTz now = GetCurrentTimestamp();
+
 	SpinLockAcquire(&tally_scheduler_shared->mutex);
 	if (my_slot != NULL && my_slot->pid == MyProcPid)
 	{
 		my_slot->pid = 0;
 		my_slot->latch = NULL;
-		if (my_slot->paused_until <= GetCurrentTimestamp())
+		if (my_slot->paused_until <= now)
 			my_slot->dboid = InvalidOid;
 	}
 	SpinLockRelease(&tally_scheduler_shared->mutex);
@@ -297,9 +299,11 @@ tally_scheduler_main(Datum main_arg)
 			 * launcher and lifts the pause; until then, no new scheduler
 			 * process for this database at every launcher poll.
 			 */
-			SpinLockAcquire(&tally_scheduler_shared->mutex);
-			my_slot->paused_until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+			TimestampTz pause_end = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 																NO_EXTENSION_PAUSE_MS);
+
+			SpinLockAcquire(&tally_scheduler_shared->mutex);
+			my_slot->paused_until = pause_end;
 			SpinLockRelease(&tally_scheduler_shared->mutex);
 			proc_exit(0);
 		}
