@@ -111,9 +111,11 @@ EXECUTE by_range('2024-02-01', '2024-02-08');
 RESET plan_cache_mode;
 
 -- a populated table needs migrate_data; without it nothing changes
+CREATE TABLE billing_clients (id integer PRIMARY KEY);
+INSERT INTO billing_clients SELECT generate_series(0, 6);
 CREATE TABLE invoices (
     id serial,
-    client_id integer NOT NULL,
+    client_id integer NOT NULL REFERENCES billing_clients (id),
     issued_on date NOT NULL,
     amount numeric(12, 2) NOT NULL DEFAULT 0,
     note text
@@ -146,6 +148,10 @@ SELECT tgname FROM pg_trigger WHERE tgrelid = 'invoices'::regclass AND NOT tgisi
 SELECT has_table_privilege('tally_reader', 'invoices', 'SELECT') AS reader_can_select;
 SELECT pg_get_serial_sequence('invoices', 'id') AS sequence;
 INSERT INTO invoices (client_id, issued_on) VALUES (1, '2024-06-01') RETURNING id, note;
+-- its foreign key came along and holds in every chunk
+SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
+ WHERE conrelid = 'invoices'::regclass AND contype = 'f';
+INSERT INTO invoices (client_id, issued_on) VALUES (99, '2023-02-01');
 SELECT time_interval FROM tally_information.dimensions WHERE hypertable_name = 'invoices';
 
 -- tables that cannot become hypertables: nothing is changed
