@@ -11,7 +11,7 @@
 # ratio and its target.  See bench/README.md.
 #
 # Knobs (environment): ROWS (10000000), CHUNK_INTERVAL ('7 days'),
-# REPS (3: COPY runs per table), QUERY_REPS (5: timed query runs after one
+# REPS (5: COPY runs per table), QUERY_REPS (5: timed query runs after one
 # warm-up), DATA_ORDER (time | random: row order of the load file),
 # PORT (54400), TALLY_KEEP=1 keeps the temporary directory.
 #
@@ -22,7 +22,7 @@ set -euo pipefail
 
 ROWS=${ROWS:-10000000}
 CHUNK_INTERVAL=${CHUNK_INTERVAL:-7 days}
-REPS=${REPS:-3}
+REPS=${REPS:-5}
 QUERY_REPS=${QUERY_REPS:-5}
 DATA_ORDER=${DATA_ORDER:-time}
 PORT=${PORT:-54400}
