@@ -26,15 +26,15 @@ BEGIN
 END
 $$;
 
--- Raise an error unless the current user may act as the owner of relation.
+-- Raise an error unless the user of this session may act as the owner of
+-- relation.  The callers are SECURITY DEFINER, where current_user is the
+-- extension's owner, so the check must use session_user.
 CREATE FUNCTION _tally_internal.check_owner(relation regclass) RETURNS void
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF NOT pg_has_role(session_user, (SELECT relowner FROM pg_class WHERE oid = relation), 'USAGE')
-       AND NOT pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = relation), 'USAGE')
-    THEN
+    IF NOT pg_has_role(session_user, (SELECT relowner FROM pg_class WHERE oid = relation), 'USAGE') THEN
         RAISE EXCEPTION 'must be owner of table %', relation
             USING ERRCODE = 'insufficient_privilege';
     END IF;

@@ -219,10 +219,11 @@ BEGIN
         RAISE EXCEPTION 'job % not found', job_id
             USING ERRCODE = 'undefined_object';
     END IF;
-    IF NOT pg_has_role(session_user, j.owner, 'USAGE') AND NOT pg_has_role(current_user, j.owner, 'USAGE') THEN
-        RAISE EXCEPTION 'insufficient permissions to alter job %', job_id
+    -- session_user: the callers are SECURITY DEFINER (see check_owner)
+    IF NOT pg_has_role(session_user, j.owner, 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of job %', job_id
             USING ERRCODE = 'insufficient_privilege',
-                  HINT = format('Job %s is owned by %s.', job_id, j.owner);
+                  HINT = 'A job belongs to the owner of its hypertable, or to the owner of the extension.';
     END IF;
     RETURN j;
 END

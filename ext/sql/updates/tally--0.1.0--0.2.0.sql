@@ -1,10 +1,26 @@
 -- tally 0.1.0 -> 0.2.0: the job scheduler, retention policies and chunk
 -- maintenance as a job (the rest of this script is sql/70_jobs.sql and
 -- sql/80_policies.sql, appended by the Makefile); drop_chunks drops all
--- selected chunks in one statement.
+-- selected chunks in one statement; ownership checks use session_user, as
+-- current_user is the definer inside the SECURITY DEFINER callers.
 
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
 \echo Use "ALTER EXTENSION tally UPDATE TO '0.2.0'" to load this file. \quit
+
+-- Raise an error unless the user of this session may act as the owner of
+-- relation.  The callers are SECURITY DEFINER, where current_user is the
+-- extension's owner, so the check must use session_user.
+CREATE OR REPLACE FUNCTION _tally_internal.check_owner(relation regclass) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT pg_has_role(session_user, (SELECT relowner FROM pg_class WHERE oid = relation), 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', relation
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+END
+$$;
 
 -- Drop the selected chunks.  Rows of the default partition that match the
 -- same bounds are deleted too, so that "drop everything older than X"

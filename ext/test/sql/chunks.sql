@@ -92,6 +92,18 @@ SELECT count(*) = (SELECT count(*) FROM show_chunks('entries')) AS one_row_per_c
   FROM chunks_detailed_size('entries');
 SELECT hypertable_size('plain');
 
+-- only the owner may change a hypertable, whatever the functions run as
+CREATE ROLE tally_intruder;
+GRANT SELECT ON entries TO tally_intruder;
+SET SESSION AUTHORIZATION tally_intruder;
+SELECT drop_chunks('entries', older_than => interval '1 day');
+SELECT ensure_chunks('entries', '2024-05-01'::timestamptz, '2024-05-02'::timestamptz);
+SELECT set_chunk_time_interval('entries', interval '1 day');
+SELECT _tally_internal.maintain_chunks('entries');
+SELECT create_hypertable('plain', 'at');
+RESET SESSION AUTHORIZATION;
+SELECT count(*) AS chunks_unchanged FROM show_chunks('entries');
+
 -- a chunk dropped by hand leaves the catalog
 SELECT count(*) AS chunks_before FROM show_chunks('entries');
 DROP TABLE _tally_internal._hyper_1_3_chunk;
@@ -99,3 +111,6 @@ SELECT count(*) AS chunks_after FROM show_chunks('entries');
 
 DROP SCHEMA public CASCADE;
 CREATE SCHEMA public;
+GRANT USAGE ON SCHEMA public TO PUBLIC;
+DROP OWNED BY tally_intruder;
+DROP ROLE tally_intruder;

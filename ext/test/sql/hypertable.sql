@@ -228,5 +228,6 @@ SELECT count(*) FROM _tally_catalog.chunk c
 
 DROP SCHEMA public CASCADE;
 CREATE SCHEMA public;
+GRANT USAGE ON SCHEMA public TO PUBLIC;
 DROP OWNED BY tally_reader;
 DROP ROLE tally_reader;

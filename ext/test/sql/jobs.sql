@@ -65,6 +65,17 @@ SELECT job_status FROM tally_information.job_stats WHERE job_id = 1000;
 SELECT _tally_internal.jobs_recover_crashed();
 SELECT job_status, total_crashes, consecutive_failures FROM tally_information.job_stats WHERE job_id = 1000;
 
+-- only the owner may change or run a job
+CREATE ROLE tally_job_intruder;
+SET SESSION AUTHORIZATION tally_job_intruder;
+SELECT alter_job(1000, scheduled => true);
+CALL run_job(1000);
+SELECT delete_job(1000);
+SELECT remove_retention_policy('entries');
+SELECT add_retention_policy('entries', interval '1 day');
+RESET SESSION AUTHORIZATION;
+SELECT count(*) AS jobs_unchanged FROM tally_information.jobs;
+
 -- remove the policy; retention needs a hypertable and a comparable bound
 SELECT remove_retention_policy('entries');
 SELECT remove_retention_policy('entries');
@@ -87,3 +98,5 @@ SELECT count(*) AS jobs_left FROM tally_information.jobs;
 
 DROP SCHEMA public CASCADE;
 CREATE SCHEMA public;
+GRANT USAGE ON SCHEMA public TO PUBLIC;
+DROP ROLE tally_job_intruder;

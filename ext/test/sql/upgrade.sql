@@ -75,3 +75,4 @@ SELECT hypertable_name FROM tally_information.jobs WHERE job_id >= 1000;
 
 DROP SCHEMA public CASCADE;
 CREATE SCHEMA public;
+GRANT USAGE ON SCHEMA public TO PUBLIC;
