@@ -220,6 +220,14 @@ SELECT create_hypertable('by_id', 'at');
 CREATE TABLE by_list (id integer, at timestamptz) PARTITION BY LIST (at);
 SELECT create_hypertable('by_list', 'at');
 
+-- an UPDATE that moves a row into an interval without a chunk: the row gets one at commit
+CREATE TABLE moved (at timestamptz NOT NULL, v integer);
+SELECT table_name FROM create_hypertable('moved', 'at', chunk_time_interval => interval '1 day');
+INSERT INTO moved VALUES ('2024-01-01 10:00', 1);
+UPDATE moved SET at = '2019-05-05 10:00' WHERE v = 1;
+SELECT k.range_start, k.range_end, m.at
+  FROM moved m JOIN tally_information.chunks k ON k.chunk_name = (SELECT relname FROM pg_class WHERE oid = m.tableoid);
+
 -- dropping a hypertable removes it from the catalog
 DROP TABLE readings;
 SELECT hypertable_name FROM tally_information.hypertables ORDER BY 1;
