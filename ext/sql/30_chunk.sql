@@ -81,7 +81,8 @@ CREATE FUNCTION _tally_internal.range_condition(time_column name, time_type regt
     SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT coalesce(nullif(concat_ws(' AND ',
-               CASE WHEN low <> 'MINVALUE' THEN format('%I >= %s::%s', time_column, low, time_type) END,
+               CASE WHEN low = 'MAXVALUE' THEN 'false'
+                    WHEN low <> 'MINVALUE' THEN format('%I >= %s::%s', time_column, low, time_type) END,
                CASE WHEN high = 'MINVALUE' THEN 'false'
                     WHEN high <> 'MAXVALUE' THEN format('%I < %s::%s', time_column, high, time_type) END),
            ''), 'true')
@@ -152,10 +153,12 @@ BEGIN
                    ht.default_partition, range_condition)
         INTO has_stray_rows;
     IF has_stray_rows THEN
-        EXECUTE format('WITH moved AS (DELETE FROM ONLY %s WHERE %s RETURNING *)'
-                       ' INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM moved',
-                       ht.default_partition, range_condition, chunk_rel,
-                       _tally_internal.column_list(ht.relid), _tally_internal.column_list(ht.relid));
+        -- the table's own code (constraints, generated columns) runs as its owner
+        PERFORM _tally_internal.execute_as_owner(ht.relid, format(
+            'WITH moved AS (DELETE FROM ONLY %s WHERE %s RETURNING *)'
+            ' INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM moved',
+            ht.default_partition, range_condition, chunk_rel,
+            _tally_internal.column_list(ht.relid), _tally_internal.column_list(ht.relid)));
     END IF;
 
     EXECUTE format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%s) TO (%s)',
@@ -176,6 +179,9 @@ CREATE FUNCTION _tally_internal.maintain_chunks(relation regclass) RETURNS integ
     LANGUAGE plpgsql
     SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
+    -- queued behind a long reader, a chunk creator would hold up every
+    -- reader after it: give up after a while, the next run tries again
+    SET lock_timeout = '2s'
 AS $$
 DECLARE
     ht _tally_catalog.hypertable := _tally_internal.hypertable_row(relation);
@@ -189,18 +195,25 @@ BEGIN
     IF ht.time_type NOT IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype) THEN
         EXECUTE format('SELECT _tally_internal.time_to_internal(now()::%s)', ht.time_type)
             INTO now_point;
-        PERFORM _tally_internal.chunk_for_point(ht.id, now_point);
-        PERFORM _tally_internal.chunk_for_point(ht.id, now_point + ht.chunk_interval);
+        BEGIN
+            PERFORM _tally_internal.chunk_for_point(ht.id, now_point);
+            PERFORM _tally_internal.chunk_for_point(ht.id, now_point + ht.chunk_interval);
+        EXCEPTION WHEN lock_not_available THEN
+            RAISE WARNING 'chunks ahead of now for hypertable "%" not created: %', relation, SQLERRM;
+        END;
     END IF;
 
+    -- a row whose time has no chunk (a date beyond the range of internal
+    -- time) is skipped, never allowed to stop the others
     FOR stray_start IN EXECUTE format(
-        'SELECT DISTINCT _tally_internal.chunk_start(_tally_internal.time_to_internal(%I), %s, %L)'
-        '  FROM ONLY %s ORDER BY 1',
-        ht.time_column, ht.chunk_interval, ht.time_type, ht.default_partition)
+        'SELECT DISTINCT _tally_internal.chunk_start(t, %s, %L)'
+        '  FROM (SELECT _tally_internal.time_to_internal_or_null(%I) AS t FROM ONLY %s) s'
+        ' WHERE t IS NOT NULL ORDER BY 1',
+        ht.chunk_interval, ht.time_type, ht.time_column, ht.default_partition)
     LOOP
         BEGIN
             PERFORM _tally_internal.chunk_for_point(ht.id, stray_start);
-        EXCEPTION WHEN datetime_field_overflow OR numeric_value_out_of_range THEN
+        EXCEPTION WHEN datetime_field_overflow OR numeric_value_out_of_range OR lock_not_available THEN
             RAISE WARNING 'rows of hypertable "%" near internal time % cannot be moved into a chunk: %',
                           relation, stray_start, SQLERRM;
         END;
@@ -228,21 +241,32 @@ DECLARE
     ht_id integer := TG_ARGV[0]::integer;
     point bigint;
 BEGIN
-    EXECUTE format('SELECT _tally_internal.time_to_internal(($1).%I)', TG_ARGV[1])
-        INTO point USING NEW;
-    IF NOT EXISTS (SELECT 1 FROM _tally_catalog.chunk k
-                    WHERE k.hypertable_id = ht_id
-                      AND k.range_start <= point AND point < k.range_end) THEN
-        PERFORM _tally_internal.chunk_for_point(ht_id, point, nowait => true);
+    IF NOT EXISTS (SELECT 1 FROM _tally_catalog.hypertable h
+                    WHERE h.id = ht_id AND h.default_partition = TG_RELID) THEN
+        RAISE EXCEPTION 'place_stray_row() is only a trigger of a hypertable''s default partition'
+            USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
+    BEGIN
+        EXECUTE format('SELECT _tally_internal.time_to_internal(($1).%I)', TG_ARGV[1])
+            INTO point USING NEW;
+        IF NOT EXISTS (SELECT 1 FROM _tally_catalog.chunk k
+                        WHERE k.hypertable_id = ht_id
+                          AND k.range_start <= point AND point < k.range_end) THEN
+            PERFORM _tally_internal.chunk_for_point(ht_id, point, nowait => true);
+        END IF;
+    EXCEPTION
+        WHEN lock_not_available THEN
+            NULL;
+        WHEN datetime_field_overflow THEN
+            RAISE WARNING 'row of hypertable % stays in its default partition: %',
+                          (SELECT relid FROM _tally_catalog.hypertable WHERE id = ht_id), SQLERRM
+                USING DETAIL = 'Its time is beyond the range that chunks can cover.';
+        WHEN OTHERS THEN
+            RAISE WARNING 'row of hypertable % left in its default partition: %',
+                          (SELECT relid FROM _tally_catalog.hypertable WHERE id = ht_id), SQLERRM
+                USING HINT = 'Chunk maintenance will move it.';
+    END;
     RETURN NULL;
-EXCEPTION
-    WHEN lock_not_available THEN
-        RETURN NULL;
-    WHEN OTHERS THEN
-        RAISE WARNING 'row of hypertable % left in its default partition: %', TG_ARGV[2], SQLERRM
-            USING HINT = 'Chunk maintenance will move it.';
-        RETURN NULL;
 END
 $$;
 
@@ -399,7 +423,8 @@ BEGIN
 
     IF created_before IS NULL AND created_after IS NULL THEN
         condition := _tally_internal.range_condition(ht.time_column, ht.time_type, newer, older);
-        EXECUTE format('DELETE FROM ONLY %s WHERE %s', ht.default_partition, condition);
+        PERFORM _tally_internal.execute_as_owner(ht.relid,
+            format('DELETE FROM ONLY %s WHERE %s', ht.default_partition, condition));
     END IF;
 END
 $$;

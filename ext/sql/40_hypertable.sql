@@ -6,7 +6,8 @@
 -- partitioned table beside it, moves the rows, drops the original and gives
 -- the new table its name, indexes, constraints, triggers, grants and
 -- sequences.  It all happens in one transaction: any error leaves the
--- original table exactly as it was.
+-- original table exactly as it was.  The rows are copied as the table's
+-- owner (see src/hypertable/owner_exec.c).
 
 -- Chunk interval in internal units from the chunk_time_interval argument,
 -- which may be an interval or an integer (microseconds for time columns).
@@ -105,9 +106,11 @@ BEGIN
         RAISE EXCEPTION 'cannot make "%" a hypertable: it takes part in table inheritance', relation
             USING ERRCODE = 'wrong_object_type';
     END IF;
-    IF EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = relation) THEN
-        RAISE EXCEPTION 'cannot make "%" a hypertable: it has row-level security policies', relation
-            USING ERRCODE = 'feature_not_supported';
+    IF EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = relation)
+       OR (SELECT relrowsecurity OR relforcerowsecurity FROM pg_class WHERE oid = relation) THEN
+        RAISE EXCEPTION 'cannot make "%" a hypertable: it uses row-level security', relation
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Disable row-level security and drop its policies first, then enable them again on the hypertable.';
     END IF;
 END
 $$;
@@ -168,6 +171,15 @@ BEGIN
       INTO grant_defs
       FROM pg_class c, aclexplode(c.relacl) a
      WHERE c.oid = relation AND a.grantee <> c.relowner;
+    -- column privileges too
+    grant_defs := coalesce(grant_defs, '{}') || ARRAY(
+        SELECT format('GRANT %s (%I) ON %I.%I TO %s%s', a.privilege_type, att.attname, schema_name,
+                      table_name,
+                      CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END,
+                      CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END)
+          FROM pg_attribute att, aclexplode(att.attacl) a
+         WHERE att.attrelid = relation AND att.attnum > 0 AND NOT att.attisdropped
+           AND att.attacl IS NOT NULL);
     SELECT array_agg(format('ALTER SEQUENCE %s OWNED BY %I.%I.%I', d.objid::regclass, schema_name,
                             table_name, a.attname))
       INTO owned_sequences
@@ -215,9 +227,11 @@ BEGIN
         LOOP
             PERFORM _tally_internal.chunk_for_point(hypertable_id, point);
         END LOOP;
-        EXECUTE format('INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %I.%I',
-                       new_rel, _tally_internal.column_list(new_rel),
-                       _tally_internal.column_list(new_rel), schema_name, old_name);
+        -- as the owner: the table's constraints and generated columns are its code
+        PERFORM _tally_internal.execute_as_owner(new_rel, format(
+            'INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %I.%I',
+            new_rel, _tally_internal.column_list(new_rel),
+            _tally_internal.column_list(new_rel), schema_name, old_name));
     END IF;
 
     FOREACH stmt IN ARRAY coalesce(owned_sequences, '{}') LOOP

@@ -123,14 +123,17 @@ AS $$
 $$;
 
 -- Mark a job running and return the statement that runs it and its owner.
+-- A job row locked by someone's open transaction (alter_job) is skipped
+-- this time rather than waited for: one user cannot stall every job.
 CREATE FUNCTION _tally_internal.job_started(job_id integer, OUT call text, OUT owner oid)
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
+    SET lock_timeout = '5s'
 AS $$
 DECLARE
     j _tally_catalog.bgw_job;
 BEGIN
-    SELECT * INTO j FROM _tally_catalog.bgw_job WHERE id = job_id FOR UPDATE;
+    SELECT * INTO j FROM _tally_catalog.bgw_job WHERE id = job_id FOR UPDATE SKIP LOCKED;
     IF NOT FOUND THEN
         RETURN;
     END IF;
@@ -150,6 +153,7 @@ CREATE FUNCTION _tally_internal.job_finished(job_id integer, success boolean,
     RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
+    SET lock_timeout = '5s'
 AS $$
 DECLARE
     j _tally_catalog.bgw_job;

@@ -9,8 +9,13 @@ AS $$
 DECLARE
     rel regclass;
 BEGIN
+    -- one hypertable's trouble must not stop the maintenance of the others
     FOR rel IN SELECT relid FROM _tally_catalog.hypertable ORDER BY id LOOP
-        PERFORM _tally_internal.maintain_chunks(rel);
+        BEGIN
+            PERFORM _tally_internal.maintain_chunks(rel);
+        EXCEPTION WHEN OTHERS THEN
+            RAISE WARNING 'chunk maintenance of hypertable "%" failed: %', rel, SQLERRM;
+        END;
     END LOOP;
 END
 $$;
@@ -20,12 +25,19 @@ CREATE FUNCTION _tally_internal.policy_retention(job_id integer, config jsonb) R
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    rel regclass := (SELECT relid FROM _tally_catalog.hypertable
-                      WHERE id = (config->>'hypertable_id')::integer);
+    -- the target is the job's own hypertable, fixed when the policy was
+    -- added by its owner; config cannot point a job at another table
+    rel regclass := (SELECT h.relid FROM _tally_catalog.bgw_job j
+                       JOIN _tally_catalog.hypertable h ON h.id = j.hypertable_id
+                      WHERE j.id = job_id);
 BEGIN
     IF rel IS NULL THEN
-        RAISE EXCEPTION 'retention job %: hypertable % no longer exists', job_id, config->>'hypertable_id'
+        RAISE EXCEPTION 'retention job % has no hypertable', job_id
             USING ERRCODE = 'undefined_table';
+    END IF;
+    IF config->>'drop_after' IS NULL OR config->>'drop_after_type' IS NULL THEN
+        RAISE EXCEPTION 'retention job %: config needs drop_after and drop_after_type', job_id
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
     PERFORM _tally_internal.drop_chunks(rel, config->>'drop_after', (config->>'drop_after_type')::regtype,
                                         NULL, NULL, false, NULL, NULL, NULL, NULL);

@@ -28,6 +28,7 @@
 #include "hypertable/time_value.h"
 
 PG_FUNCTION_INFO_V1(tally_time_to_internal);
+PG_FUNCTION_INFO_V1(tally_time_to_internal_or_null);
 PG_FUNCTION_INFO_V1(tally_internal_to_bound);
 PG_FUNCTION_INFO_V1(tally_internal_to_timestamptz);
 PG_FUNCTION_INFO_V1(tally_interval_to_internal);
@@ -68,6 +69,35 @@ infinite_time(void)
 			 errdetail("Chunks cover finite ranges of time.")));
 }
 
+/*
+ * Internal time of value, or false when it has none: infinite, or a date
+ * too far out for microseconds in an int64.
+ */
+static bool
+time_datum_to_internal(Datum value, Oid type, int64 *result)
+{
+	check_time_type(type);
+	switch (type)
+	{
+		case TIMESTAMPTZOID:
+		case TIMESTAMPOID:
+			*result = DatumGetTimestamp(value);
+			return !TIMESTAMP_NOT_FINITE(*result);
+		case DATEOID:
+			return !DATE_NOT_FINITE(DatumGetDateADT(value)) &&
+				!pg_mul_s64_overflow((int64) DatumGetDateADT(value), USECS_PER_DAY, result);
+		case INT2OID:
+			*result = DatumGetInt16(value);
+			return true;
+		case INT4OID:
+			*result = DatumGetInt32(value);
+			return true;
+		default:
+			*result = DatumGetInt64(value);
+			return true;
+	}
+}
+
 int64
 tally_time_datum_to_internal(Datum value, Oid type)
 {
@@ -105,6 +135,23 @@ tally_time_to_internal(PG_FUNCTION_ARGS)
 	Oid			type = get_fn_expr_argtype(fcinfo->flinfo, 0);
 
 	PG_RETURN_INT64(tally_time_datum_to_internal(PG_GETARG_DATUM(0), type));
+}
+
+/*
+ * _tally_internal.time_to_internal_or_null(anyelement) returns bigint
+ *
+ * As time_to_internal, but NULL for a value that has no chunk, so that one
+ * such row cannot stop chunk maintenance for all the others.
+ */
+Datum
+tally_time_to_internal_or_null(PG_FUNCTION_ARGS)
+{
+	int64		result;
+
+	if (!time_datum_to_internal(PG_GETARG_DATUM(0), get_fn_expr_argtype(fcinfo->flinfo, 0),
+								&result))
+		PG_RETURN_NULL();
+	PG_RETURN_INT64(result);
 }
 
 /*

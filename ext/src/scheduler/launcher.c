@@ -38,6 +38,7 @@
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "tcop/utility.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
@@ -174,6 +175,10 @@ tally_scheduler_stop_database(Oid dboid)
 	}
 }
 
+/*
+ * Only for a role that may run the command anyway (the database's owner or
+ * a superuser): anyone else's failing DROP DATABASE must not stop jobs.
+ */
 static void
 stop_scheduler_for_named_database(const char *name)
 {
@@ -182,7 +187,7 @@ stop_scheduler_for_named_database(const char *name)
 	if (name == NULL)
 		return;
 	dboid = get_database_oid(name, true);
-	if (OidIsValid(dboid))
+	if (OidIsValid(dboid) && pg_database_ownercheck(dboid, GetUserId()))
 		tally_scheduler_stop_database(dboid);
 }
 
@@ -301,6 +306,27 @@ list_candidate_databases(void)
 	return dboids;
 }
 
+/*
+ * Free the slots of databases that have no scheduler and are no longer
+ * paused (dropped databases, or ones without the extension whose pause has
+ * run out), so that slots do not run out over time.
+ */
+static void
+release_stale_slots(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	SpinLockAcquire(&tally_scheduler_shared->mutex);
+	for (int i = 0; i < TALLY_MAX_SCHEDULERS; i++)
+	{
+		TallySchedulerSlot *slot = &tally_scheduler_shared->slots[i];
+
+		if (OidIsValid(slot->dboid) && slot->pid == 0 && slot->paused_until <= now)
+			slot->dboid = InvalidOid;
+	}
+	SpinLockRelease(&tally_scheduler_shared->mutex);
+}
+
 typedef struct LaunchedScheduler
 {
 	Oid			dboid;			/* hash key */
@@ -385,6 +411,7 @@ tally_launcher_main(Datum main_arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 
+		release_stale_slots();
 		dboids = job_scheduler_on ? list_candidate_databases() : NIL;
 		foreach(lc, dboids)
 		{

@@ -272,7 +272,13 @@ tally_scheduler_main(Datum main_arg)
 		my_slot = NULL;
 	SpinLockRelease(&tally_scheduler_shared->mutex);
 	if (my_slot == NULL)
-		proc_exit(0);			/* another scheduler has this database, or it is paused */
+	{
+		/* another scheduler has this database, it is paused, or no slot is free */
+		ereport(DEBUG1,
+				(errmsg("tally scheduler for database %u not started: no free slot, or already running",
+						dboid)));
+		proc_exit(0);
+	}
 	before_shmem_exit(release_slot, (Datum) 0);
 
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
