@@ -103,6 +103,18 @@ BEGIN
 END
 $$;
 
+-- The role a job belongs to: for a policy, whoever owns its hypertable now
+-- (ALTER TABLE ... OWNER TO moves the policy along); otherwise its owner.
+CREATE FUNCTION _tally_internal.job_owner(job _tally_catalog.bgw_job) RETURNS oid
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce((SELECT c.relowner FROM _tally_catalog.hypertable h
+                       JOIN pg_class c ON c.oid = h.relid
+                      WHERE h.id = job.hypertable_id),
+                    job.owner)
+$$;
+
 -- Scheduler bookkeeping ---------------------------------------------------
 
 CREATE FUNCTION _tally_internal.jobs_due() RETURNS TABLE (job_id integer)
@@ -141,7 +153,7 @@ BEGIN
        SET running = true, last_start = clock_timestamp(), total_runs = s.total_runs + 1
      WHERE s.job_id = j.id;
     call := format('SELECT %I.%I(%s, %L::jsonb)', j.proc_schema, j.proc_name, j.id, j.config);
-    owner := j.owner;
+    owner := _tally_internal.job_owner(j);
 END
 $$;
 
@@ -224,7 +236,7 @@ BEGIN
             USING ERRCODE = 'undefined_object';
     END IF;
     -- session_user: the callers are SECURITY DEFINER (see check_owner)
-    IF NOT pg_has_role(session_user, j.owner, 'USAGE') THEN
+    IF NOT pg_has_role(session_user, _tally_internal.job_owner(j), 'USAGE') THEN
         RAISE EXCEPTION 'must be owner of job %', job_id
             USING ERRCODE = 'insufficient_privilege',
                   HINT = 'A job belongs to the owner of its hypertable, or to the owner of the extension.';
@@ -361,7 +373,8 @@ $$;
 
 CREATE VIEW tally_information.jobs AS
 SELECT j.id AS job_id, j.application_name, j.schedule_interval, j.max_runtime, j.max_retries,
-       j.retry_period, j.proc_schema, j.proc_name, j.owner, j.scheduled, j.fixed_schedule,
+       j.retry_period, j.proc_schema, j.proc_name, _tally_internal.job_owner(j)::regrole AS owner,
+       j.scheduled, j.fixed_schedule,
        j.config, s.next_start, j.initial_start,
        hn.nspname AS hypertable_schema, hc.relname AS hypertable_name,
        NULL::name AS check_schema, NULL::name AS check_name

@@ -5,6 +5,7 @@ CREATE EXTENSION tally;
 SET timezone = 'UTC';
 SET datestyle = 'ISO, YMD';
 SET client_min_messages = warning;
+SET intervalstyle = 'postgres';
 \set SHOW_CONTEXT never
 
 CREATE ROLE tally_mallory;
@@ -67,6 +68,33 @@ GRANT SELECT (ts, pub) ON secret TO tally_mallory;
 SELECT table_name FROM create_hypertable('secret', 'ts');
 SELECT has_column_privilege('tally_mallory', 'secret', 'pub', 'SELECT') AS pub_readable,
        has_column_privilege('tally_mallory', 'secret', 'hidden', 'SELECT') AS hidden_readable;
+
+-- a policy follows its hypertable to a new owner
+CREATE ROLE tally_new_owner;
+CREATE TABLE owned (ts timestamptz NOT NULL);
+SELECT table_name FROM create_hypertable('owned', 'ts');
+SELECT add_retention_policy('owned', interval '1 year') AS owned_job \gset
+ALTER TABLE owned OWNER TO tally_new_owner;
+SELECT owner FROM tally_information.jobs WHERE job_id = :owned_job;
+SET SESSION AUTHORIZATION tally_new_owner;
+SELECT schedule_interval FROM alter_job(:owned_job, schedule_interval => interval '2 days');
+RESET SESSION AUTHORIZATION;
+DROP TABLE owned;
+DROP ROLE tally_new_owner;
+
+-- a chunk detached by hand leaves the catalog and is never dropped by drop_chunks
+CREATE TABLE det (ts timestamptz NOT NULL);
+SELECT table_name FROM create_hypertable('det', 'ts', chunk_time_interval => interval '1 day');
+INSERT INTO det VALUES ('2024-01-01 10:00');
+SELECT chunk_name AS detached_chunk FROM tally_information.chunks
+ WHERE hypertable_name = 'det' AND range_start = '2024-01-01' \gset
+ALTER TABLE det DETACH PARTITION _tally_internal.:detached_chunk;
+SELECT count(*) AS catalog_rows FROM tally_information.chunks WHERE chunk_name = :'detached_chunk';
+SELECT count(*) AS dropped FROM drop_chunks('det', older_than => '2025-01-01'::timestamptz);
+SELECT count(*) AS still_there FROM _tally_internal.:detached_chunk;
+INSERT INTO det VALUES ('2024-01-01 11:00');
+SELECT count(*) AS new_chunk_for_the_day FROM tally_information.chunks
+ WHERE hypertable_name = 'det' AND range_start = '2024-01-01';
 
 -- bounds at the ends of a type, and rows that can have no chunk
 CREATE TABLE big (t bigint NOT NULL);
