@@ -149,6 +149,10 @@ BEGIN
     IF NOT FOUND THEN
         RETURN;
     END IF;
+    IF (SELECT s.running FROM _tally_catalog.bgw_job_stat s WHERE s.job_id = j.id) THEN
+        RAISE EXCEPTION 'job % is already running', j.id
+            USING ERRCODE = 'object_in_use';
+    END IF;
     UPDATE _tally_catalog.bgw_job_stat s
        SET running = true, last_start = clock_timestamp(), total_runs = s.total_runs + 1
      WHERE s.job_id = j.id;
@@ -357,8 +361,13 @@ CREATE FUNCTION _tally_internal.run_job(job_id integer) RETURNS void
 AS $$
 DECLARE
     j _tally_catalog.bgw_job := _tally_internal.check_job_owner(job_id);
+    call text := (SELECT s.call FROM _tally_internal.job_started(j.id) s);
 BEGIN
-    EXECUTE (SELECT call FROM _tally_internal.job_started(j.id));
+    IF call IS NULL THEN
+        RAISE EXCEPTION 'job % is being changed or run by another session', j.id
+            USING ERRCODE = 'object_in_use';
+    END IF;
+    EXECUTE call;
     PERFORM _tally_internal.job_finished(j.id, true);
 END
 $$;

@@ -62,6 +62,7 @@ SELECT job_id, proc_name, sqlerrcode, err_message FROM tally_information.job_err
 -- a job left running by a dead scheduler counts as crashed
 SELECT _tally_internal.job_started(1000) IS NOT NULL AS started;
 SELECT job_status FROM tally_information.job_stats WHERE job_id = 1000;
+CALL run_job(1000);
 SELECT _tally_internal.jobs_recover_crashed();
 SELECT job_status, total_crashes, consecutive_failures FROM tally_information.job_stats WHERE job_id = 1000;
 
