@@ -228,6 +228,13 @@ UPDATE moved SET at = '2019-05-05 10:00' WHERE v = 1;
 SELECT k.range_start, k.range_end, m.at
   FROM moved m JOIN tally_information.chunks k ON k.chunk_name = (SELECT relname FROM pg_class WHERE oid = m.tableoid);
 
+-- an identity column of a converted table keeps counting where it was
+CREATE TABLE ident (id bigint GENERATED ALWAYS AS IDENTITY, at timestamptz NOT NULL);
+INSERT INTO ident (at) SELECT '2024-01-01'::timestamptz + n * interval '1 day' FROM generate_series(1, 5) n;
+SELECT table_name FROM create_hypertable('ident', 'at', migrate_data => true);
+INSERT INTO ident (at) VALUES ('2024-03-01') RETURNING id;
+SELECT pg_get_serial_sequence('ident', 'id') AS sequence;
+
 -- dropping a hypertable removes it from the catalog
 DROP TABLE readings;
 SELECT hypertable_name FROM tally_information.hypertables ORDER BY 1;
