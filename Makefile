@@ -5,7 +5,6 @@
 #   make check      install missing packages, build, run every test suite
 #   make demo       install missing packages, start a local analytics cluster
 
-PREFIX ?= /usr/local
 PG_CONFIG ?= pg_config
 
 .PHONY: all install check demo demo-stop setup clean

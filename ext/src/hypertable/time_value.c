@@ -60,6 +60,8 @@ check_time_type(Oid type)
 				 errhint("Use timestamptz, timestamp, date, smallint, integer or bigint.")));
 }
 
+static void infinite_time(void) pg_attribute_noreturn();
+
 static void
 infinite_time(void)
 {
@@ -103,29 +105,14 @@ tally_time_datum_to_internal(Datum value, Oid type)
 {
 	int64		result;
 
-	check_time_type(type);
-	switch (type)
-	{
-		case TIMESTAMPTZOID:
-		case TIMESTAMPOID:
-			if (TIMESTAMP_NOT_FINITE(DatumGetTimestamp(value)))
-				infinite_time();
-			return DatumGetTimestamp(value);
-		case DATEOID:
-			if (DATE_NOT_FINITE(DatumGetDateADT(value)))
-				infinite_time();
-			if (pg_mul_s64_overflow((int64) DatumGetDateADT(value), USECS_PER_DAY, &result))
-				ereport(ERROR,
-						(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-						 errmsg("date out of range for a chunk")));
-			return result;
-		case INT2OID:
-			return DatumGetInt16(value);
-		case INT4OID:
-			return DatumGetInt32(value);
-		default:
-			return DatumGetInt64(value);
-	}
+	if (time_datum_to_internal(value, type, &result))
+		return result;
+	if (type == DATEOID && !DATE_NOT_FINITE(DatumGetDateADT(value)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("date out of range for a chunk")));
+	infinite_time();
+	pg_unreachable();
 }
 
 /* _tally_internal.time_to_internal(anyelement) returns bigint */
