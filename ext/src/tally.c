@@ -11,6 +11,7 @@
 #include "fmgr.h"
 
 #include "scheduler/scheduler.h"
+#include "utility.h"
 
 PG_MODULE_MAGIC;
 
@@ -19,5 +20,6 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
+	tally_utility_init();
 	tally_scheduler_init();
 }

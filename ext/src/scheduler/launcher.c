@@ -60,7 +60,6 @@ static bool job_scheduler_on = true;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-static ProcessUtility_hook_type prev_process_utility_hook = NULL;
 
 PG_FUNCTION_INFO_V1(tally_wake_scheduler);
 PG_FUNCTION_INFO_V1(tally_scheduler_available);
@@ -191,13 +190,9 @@ stop_scheduler_for_named_database(const char *name)
 		tally_scheduler_stop_database(dboid);
 }
 
-static void
-tally_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
-					  ProcessUtilityContext context, ParamListInfo params,
-					  QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+void
+tally_scheduler_before_utility(Node *parsetree)
 {
-	Node	   *parsetree = pstmt->utilityStmt;
-
 	switch (nodeTag(parsetree))
 	{
 		case T_DropdbStmt:
@@ -226,14 +221,11 @@ tally_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 		default:
 			break;
 	}
+}
 
-	if (prev_process_utility_hook)
-		prev_process_utility_hook(pstmt, queryString, readOnlyTree, context, params,
-								  queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-								queryEnv, dest, qc);
-
+void
+tally_scheduler_after_utility(Node *parsetree)
+{
 	/* a scheduler whose extension is dropped should not wait for its poll */
 	if (IsA(parsetree, DropStmt) && ((DropStmt *) parsetree)->removeType == OBJECT_EXTENSION)
 		DirectFunctionCall1(tally_wake_scheduler, (Datum) 0);
@@ -243,9 +235,6 @@ void
 tally_scheduler_init(void)
 {
 	BackgroundWorker worker = {0};
-
-	prev_process_utility_hook = ProcessUtility_hook;
-	ProcessUtility_hook = tally_process_utility;
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;

@@ -13,6 +13,7 @@
 #include "postgres.h"
 
 #include "datatype/timestamp.h"
+#include "nodes/nodes.h"
 #include "storage/latch.h"
 #include "storage/spin.h"
 
@@ -36,8 +37,16 @@ typedef struct TallySchedulerShared
 	TallySchedulerSlot slots[TALLY_MAX_SCHEDULERS];
 } TallySchedulerShared;
 
-/* Set up the launcher and the hooks; call from _PG_init. */
+/* Set up the launcher and its shared memory; call from _PG_init. */
 extern void tally_scheduler_init(void);
+
+/*
+ * Called by the utility hook around every utility statement: before, to
+ * stop the scheduler of a database about to be dropped, renamed or copied;
+ * after, to wake schedulers when an extension was dropped.
+ */
+extern void tally_scheduler_before_utility(Node *parsetree);
+extern void tally_scheduler_after_utility(Node *parsetree);
 
 /* Shared state, attached at shared memory start-up (NULL without preload). */
 extern TallySchedulerShared *tally_scheduler_shared;
