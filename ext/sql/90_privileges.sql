@@ -19,5 +19,8 @@ GRANT EXECUTE ON FUNCTION
     _tally_internal.alter_job(integer, interval, interval, integer, interval, boolean, jsonb, timestamptz,
                               boolean, regproc, boolean, timestamptz, text),
     _tally_internal.run_job(integer),
-    _tally_internal.maintain_chunks(regclass)
+    _tally_internal.maintain_chunks(regclass),
+    _tally_internal.cagg_window_value(text, regtype, regtype, text),
+    _tally_internal.refresh_continuous_aggregate(regclass, text, regtype, text, regtype),
+    _tally_internal.cagg_offset_bound(text, regtype)
 TO PUBLIC;

@@ -12,6 +12,7 @@
 #include "tcop/cmdtag.h"
 #include "tcop/utility.h"
 
+#include "cagg/cagg.h"
 #include "hypertable/copy.h"
 #include "scheduler/scheduler.h"
 #include "utility.h"
@@ -48,6 +49,8 @@ tally_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 	Node	   *parsetree = pstmt->utilityStmt;
 
 	if (IsA(parsetree, CopyStmt) && copy_into_hypertable(pstmt, queryString, queryEnv, qc))
+		return;
+	if (tally_cagg_utility(pstmt, queryString, qc))
 		return;
 
 	tally_scheduler_before_utility(parsetree);

@@ -21,58 +21,10 @@
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
 
+#include "forward_args.h"
+
 PG_FUNCTION_INFO_V1(tally_show_chunks);
 PG_FUNCTION_INFO_V1(tally_drop_chunks);
-
-#define MAX_FORWARDED_ARGS 12
-
-/* Arguments for an SPI call, built up one at a time. */
-typedef struct ForwardedArgs
-{
-	int			count;
-	Oid			types[MAX_FORWARDED_ARGS];
-	Datum		values[MAX_FORWARDED_ARGS];
-	char		nulls[MAX_FORWARDED_ARGS];
-} ForwardedArgs;
-
-static void
-forward_value(ForwardedArgs *args, Oid type, Datum value, bool isnull)
-{
-	Assert(args->count < MAX_FORWARDED_ARGS);
-	args->types[args->count] = type;
-	args->values[args->count] = value;
-	args->nulls[args->count] = isnull ? 'n' : ' ';
-	args->count++;
-}
-
-/*
- * Forward argument argno of an "any" parameter as (text, regtype).  A string
- * literal arrives with type unknown, as a C string.
- */
-static void
-forward_any(ForwardedArgs *args, FunctionCallInfo fcinfo, int argno)
-{
-	Oid			type = get_fn_expr_argtype(fcinfo->flinfo, argno);
-	Oid			output;
-	bool		varlena;
-	char	   *text;
-
-	if (PG_ARGISNULL(argno) || !OidIsValid(type))
-	{
-		forward_value(args, TEXTOID, (Datum) 0, true);
-		forward_value(args, REGTYPEOID, (Datum) 0, true);
-		return;
-	}
-	if (type == UNKNOWNOID)
-		text = pstrdup(DatumGetCString(PG_GETARG_DATUM(argno)));
-	else
-	{
-		getTypeOutputInfo(type, &output, &varlena);
-		text = OidOutputFunctionCall(output, PG_GETARG_DATUM(argno));
-	}
-	forward_value(args, TEXTOID, CStringGetTextDatum(text), false);
-	forward_value(args, REGTYPEOID, ObjectIdGetDatum(type), false);
-}
 
 /*
  * Run `query` with args and return its single-column result rows as this

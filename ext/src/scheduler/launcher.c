@@ -423,18 +423,16 @@ tally_launcher_main(Datum main_arg)
 /*
  * _tally_internal.wake_scheduler() returns boolean
  *
- * Wake this database's scheduler so it rereads the jobs now, or the launcher
- * when there is none yet (just after CREATE EXTENSION).  False when the
- * scheduler is not available at all.
+ * Wake this database's scheduler so it rereads the jobs, or the launcher
+ * when there is none yet (just after CREATE EXTENSION), when the current
+ * transaction commits.  False when the scheduler is not available at all.
  */
-Datum
-tally_wake_scheduler(PG_FUNCTION_ARGS)
+static void
+wake_now(void)
 {
 	TallySchedulerSlot *slot;
 	Latch	   *latch = NULL;
 
-	if (tally_scheduler_shared == NULL)
-		PG_RETURN_BOOL(false);
 	SpinLockAcquire(&tally_scheduler_shared->mutex);
 	slot = tally_scheduler_slot(MyDatabaseId, false);
 	if (slot != NULL && slot->pid != 0)
@@ -446,6 +444,51 @@ tally_wake_scheduler(PG_FUNCTION_ARGS)
 		SetLatch(latch);
 	else
 		wake_launcher();
+}
+
+static bool wake_at_commit = false;
+
+/*
+ * A scheduler woken before the waking transaction commits would look for
+ * the extension or the job it was woken for, not find it, and sleep (for
+ * ten minutes, when the extension seems absent).  So the wake waits for
+ * the commit.
+ */
+static void
+wake_at_commit_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			if (wake_at_commit)
+			{
+				wake_at_commit = false;
+				wake_now();
+			}
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			wake_at_commit = false;
+			break;
+		default:
+			break;
+	}
+}
+
+Datum
+tally_wake_scheduler(PG_FUNCTION_ARGS)
+{
+	static bool callback_registered = false;
+
+	if (tally_scheduler_shared == NULL)
+		PG_RETURN_BOOL(false);
+	if (!callback_registered)
+	{
+		RegisterXactCallback(wake_at_commit_callback, NULL);
+		callback_registered = true;
+	}
+	wake_at_commit = true;
 	PG_RETURN_BOOL(true);
 }
 

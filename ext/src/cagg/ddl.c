@@ -1,0 +1,609 @@
+/*-------------------------------------------------------------------------
+ *
+ * ddl.c
+ *	  CREATE, DROP and ALTER of continuous aggregates, seen in the utility
+ *	  hook; the refresh procedure's front end; the trigger that captures
+ *	  changes of the source.
+ *
+ * Objects in _tally_internal are made by the extension's owner and given to
+ * the aggregate's creator; everything that runs the creator's expressions
+ * (the initial load, the capture, the refresh) runs as that creator.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/defrem.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "tcop/cmdtag.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/regproc.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+#include "cagg/cagg.h"
+#include "cagg/definition.h"
+#include "forward_args.h"
+
+PG_FUNCTION_INFO_V1(tally_cagg_capture);
+PG_FUNCTION_INFO_V1(tally_refresh_continuous_aggregate);
+
+#define CATALOG_FIELDS 17
+
+/* -- running SQL ---------------------------------------------------------- */
+
+static void
+exec_sql(const char *sql)
+{
+	int			ret = SPI_execute(sql, false, 0);
+
+	if (ret < 0)
+		elog(ERROR, "continuous aggregate: \"%s\" failed: %s", sql, SPI_result_code_string(ret));
+}
+
+/* Runs sql as role; restricted when it may run someone else's code. */
+static void
+exec_as(Oid role, const char *sql, bool restricted)
+{
+	Oid			save_userid;
+	int			save_sec_context;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(role, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   (restricted ? SECURITY_RESTRICTED_OPERATION : 0));
+	exec_sql(sql);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+}
+
+static void
+exec_as_with_args(Oid role, const char *sql, int nargs, Oid *types, Datum *values)
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			ret;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(role, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	ret = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
+	if (ret < 0)
+		elog(ERROR, "continuous aggregate: \"%s\" failed: %s", sql, SPI_result_code_string(ret));
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+}
+
+/* The text of a text[] holding items. */
+static char *
+text_array_literal(List *items)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	foreach(lc, items)
+	{
+		appendStringInfo(&buf, "%s\"", foreach_current_index(lc) > 0 ? "," : "");
+		for (const char *p = lfirst(lc); *p; p++)
+		{
+			if (*p == '"' || *p == '\\')
+				appendStringInfoChar(&buf, '\\');
+			appendStringInfoChar(&buf, *p);
+		}
+		appendStringInfoChar(&buf, '"');
+	}
+	appendStringInfoChar(&buf, '}');
+	return buf.data;
+}
+
+/* The extension's owner: the owner of the schema its script made. */
+static Oid
+extension_owner(void)
+{
+	Oid			ns = get_namespace_oid("_tally_internal", false);
+	HeapTuple	tuple = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(ns));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for schema %u", ns);
+	owner = ((Form_pg_namespace) GETSTRUCT(tuple))->nspowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+
+static Oid
+relation_oid(const char *qualified)
+{
+	return RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(qualified)),
+							NoLock, false);
+}
+
+/* The id of the continuous aggregate whose view is relid, or 0. */
+static int
+cagg_id_of(Oid relid)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	int			id = 0;
+
+	if (!OidIsValid(get_namespace_oid("_tally_catalog", true)) ||
+		!OidIsValid(get_relname_relid("continuous_agg", get_namespace_oid("_tally_catalog", true))))
+		return 0;
+	if (SPI_execute_with_args("SELECT id FROM _tally_catalog.continuous_agg WHERE user_view = $1",
+							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "continuous aggregate lookup failed");
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+
+		id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	return id;
+}
+
+/* -- options --------------------------------------------------------------- */
+
+typedef struct CaggOptions
+{
+	bool		any;			/* an option of ours was given */
+	bool		continuous;
+	bool		materialized_only;
+	bool		materialized_only_given;
+} CaggOptions;
+
+static bool
+our_namespace(const char *ns)
+{
+	return ns != NULL && (strcmp(ns, "tally") == 0 || strcmp(ns, "timescaledb") == 0 ||
+						  strcmp(ns, "tsdb") == 0);
+}
+
+static CaggOptions
+parse_options(List *options)
+{
+	CaggOptions opts = {0};
+	ListCell   *lc;
+
+	foreach(lc, options)
+	{
+		DefElem    *opt = lfirst_node(DefElem, lc);
+
+		if (!our_namespace(opt->defnamespace))
+			continue;
+		opts.any = true;
+		if (strcmp(opt->defname, "continuous") == 0)
+			opts.continuous = defGetBoolean(opt);
+		else if (strcmp(opt->defname, "materialized_only") == 0)
+		{
+			opts.materialized_only = defGetBoolean(opt);
+			opts.materialized_only_given = true;
+		}
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unrecognized continuous aggregate option \"%s.%s\"",
+							opt->defnamespace, opt->defname),
+					 errhint("Continuous aggregates take the options continuous and materialized_only.")));
+	}
+	if (opts.any)
+	{
+		foreach(lc, options)
+		{
+			DefElem    *opt = lfirst_node(DefElem, lc);
+
+			if (!our_namespace(opt->defnamespace))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("option \"%s\" is not supported for continuous aggregates", opt->defname)));
+		}
+	}
+	return opts;
+}
+
+/* -- CREATE ------------------------------------------------------------- */
+
+static char *
+quoted_role(Oid role)
+{
+	return (char *) quote_identifier(GetUserNameFromId(role, false));
+}
+
+static void
+create_cagg(CreateTableAsStmt *stmt, CaggOptions opts)
+{
+	IntoClause *into = stmt->into;
+	Oid			user = GetUserId();
+	Oid			owner = extension_owner();
+	CaggDefinition *def;
+	CaggSql    *sql;
+	ListCell   *lc;
+	int			id;
+	bool		isnull;
+	Oid			final_view;
+	char	   *view_name;
+	int			save_nestlevel;
+	StringInfoData columns;
+	Oid			argtypes[CATALOG_FIELDS];
+	Datum		values[CATALOG_FIELDS];
+	const char *events[4][2] = {
+		{"insert", "AFTER INSERT ON %s REFERENCING NEW TABLE AS tally_new_rows"},
+		{"update", "AFTER UPDATE ON %s REFERENCING OLD TABLE AS tally_old_rows NEW TABLE AS tally_new_rows"},
+		{"delete", "AFTER DELETE ON %s REFERENCING OLD TABLE AS tally_old_rows"},
+		{"truncate", "AFTER TRUNCATE ON %s"}
+	};
+
+	if (into->tableSpaceName != NULL || into->accessMethod != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("continuous aggregates take no TABLESPACE or USING clause")));
+	view_name = quote_qualified_identifier(get_namespace_name(RangeVarGetCreationNamespace(into->rel)),
+										   into->rel->relname);
+
+	/* deparse with every name qualified: the SQL will run under other search paths */
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	def = cagg_define(castNode(Query, stmt->query));
+	if (!pg_class_ownercheck(def->source, user))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of table %s to create a continuous aggregate on it",
+						get_rel_name(def->source))));
+
+	if (SPI_execute("SELECT nextval('_tally_catalog.continuous_agg_id_seq')::integer", false, 1) !=
+		SPI_OK_SELECT)
+		elog(ERROR, "could not allocate a continuous aggregate id");
+	id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	sql = cagg_sql(def, id);
+
+	/* the tables and the final view, made by the extension's owner, given to the user */
+	foreach(lc, sql->create_tables)
+		exec_as(owner, lfirst(lc), false);
+	exec_as(owner, psprintf("CREATE VIEW %s AS %s", sql->final_view,
+							opts.materialized_only ? sql->materialized_body : sql->realtime_body),
+			false);
+	exec_as(owner, psprintf("ALTER TABLE %s OWNER TO %s", sql->mat_table, quoted_role(user)), false);
+	exec_as(owner, psprintf("ALTER TABLE %s OWNER TO %s", sql->inval_table, quoted_role(user)), false);
+	if (def->delta_mode)
+		exec_as(owner, psprintf("ALTER TABLE %s OWNER TO %s", sql->delta_table, quoted_role(user)), false);
+	exec_as(owner, psprintf("ALTER VIEW %s OWNER TO %s", sql->final_view, quoted_role(user)), false);
+	final_view = relation_oid(sql->final_view);
+
+	/* the user's view, made by the user */
+	initStringInfo(&columns);
+	foreach(lc, into->colNames)
+		appendStringInfo(&columns, "%s%s", columns.len ? ", " : "(",
+						 quote_identifier(strVal(lfirst(lc))));
+	if (columns.len)
+		appendStringInfoChar(&columns, ')');
+	exec_sql(psprintf("CREATE VIEW %s %s AS %s", view_name, columns.data,
+					  cagg_user_view_sql(def, final_view)));
+
+	/* capture of every change of the source */
+	for (int e = 0; e < 4; e++)
+		exec_as(owner, psprintf("CREATE TRIGGER tally_cagg_%d_%s %s FOR EACH STATEMENT "
+								"EXECUTE FUNCTION _tally_internal.cagg_capture('%d')",
+								id, events[e][0], psprintf(events[e][1], def->source_sql), id),
+				false);
+
+	/* the catalog, written by the extension's owner */
+	{
+		const char *fields[CATALOG_FIELDS] = {
+			psprintf("%d", id),
+			psprintf("%u", relation_oid(view_name)),
+			psprintf("%u", final_view),
+			psprintf("%u", def->source),
+			sql->mat_table,
+			def->delta_mode ? sql->delta_table : "",
+			sql->inval_table,
+			psprintf("g%d", def->bucket),
+			def->bucket_type,
+			opts.materialized_only ? "true" : "false",
+			def->delta_mode ? "true" : "false",
+			sql->realtime_body,
+			sql->materialized_body,
+			sql->capture_new,
+			sql->capture_old,
+			sql->capture_truncate,
+			text_array_literal(sql->refresh)
+		};
+
+		for (int i = 0; i < CATALOG_FIELDS; i++)
+		{
+			argtypes[i] = TEXTOID;
+			values[i] = CStringGetTextDatum(fields[i]);
+		}
+		exec_as_with_args(owner,
+						  "INSERT INTO _tally_catalog.continuous_agg (id, user_view, final_view,"
+						  " source, mat_table, delta_table, inval_table, bucket_column, bucket_type,"
+						  " materialized_only, delta_mode, realtime_body, materialized_body,"
+						  " capture_new, capture_old, capture_truncate, refresh)"
+						  " VALUES ($1::integer, $2::oid::regclass, $3::oid::regclass, $4::oid::regclass,"
+						  " $5::regclass, nullif($6, '')::regclass, $7::regclass, $8::name,"
+						  " $9::regtype, $10::boolean, $11::boolean, $12, $13, $14, $15, $16, $17::text[])",
+						  CATALOG_FIELDS, argtypes, values);
+	}
+
+	/* the data, or the promise to compute it from the source until a refresh */
+	exec_sql(into->skipData ? sql->invalidate_all : sql->initial_load);
+	AtEOXact_GUC(true, save_nestlevel);
+}
+
+/* -- DROP and ALTER ------------------------------------------------------- */
+
+static void
+drop_caggs(DropStmt *stmt, List **remaining)
+{
+	ListCell   *lc;
+	List	   *ids = NIL;
+
+	foreach(lc, stmt->objects)
+	{
+		RangeVar   *rv = makeRangeVarFromNameList(lfirst(lc));
+		Oid			relid = RangeVarGetRelid(rv, NoLock, true);
+		int			id = OidIsValid(relid) ? cagg_id_of(relid) : 0;
+
+		if (id == 0)
+		{
+			*remaining = lappend(*remaining, lfirst(lc));
+			continue;
+		}
+		if (!pg_class_ownercheck(relid, GetUserId()))
+			aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_MATVIEW, get_rel_name(relid));
+		ids = lappend_int(ids, id);
+	}
+	foreach(lc, ids)
+		exec_as(extension_owner(),
+				psprintf("SELECT _tally_internal.drop_continuous_aggregate(%d, %s)", lfirst_int(lc),
+						 stmt->behavior == DROP_CASCADE ? "true" : "false"),
+				false);
+}
+
+/* Points the final view at the materialization alone, or at it and what is pending. */
+static void
+set_materialized_only(int id, bool materialized_only)
+{
+	char	   *final_view;
+	char	   *body;
+
+	if (SPI_execute(psprintf("SELECT final_view::text, %s FROM _tally_catalog.continuous_agg WHERE id = %d",
+							 materialized_only ? "materialized_body" : "realtime_body", id),
+					true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "continuous aggregate %d not found", id);
+	final_view = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	body = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	exec_sql(psprintf("CREATE OR REPLACE VIEW %s AS %s", final_view, body));
+	exec_as(extension_owner(),
+			psprintf("UPDATE _tally_catalog.continuous_agg SET materialized_only = %s WHERE id = %d",
+					 materialized_only ? "true" : "false", id),
+			false);
+}
+
+static void
+alter_cagg(AlterTableStmt *stmt, int id, Oid view)
+{
+	ListCell   *lc;
+
+	if (!pg_class_ownercheck(view, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_MATVIEW, get_rel_name(view));
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+		CaggOptions opts;
+
+		if (cmd->subtype != AT_SetRelOptions)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("ALTER MATERIALIZED VIEW on a continuous aggregate supports only SET (materialized_only = ...)")));
+		opts = parse_options((List *) cmd->def);
+		if (!opts.materialized_only_given)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("ALTER MATERIALIZED VIEW on a continuous aggregate supports only SET (materialized_only = ...)")));
+		set_materialized_only(id, opts.materialized_only);
+	}
+}
+
+bool
+tally_cagg_utility(PlannedStmt *pstmt, const char *query_string, QueryCompletion *qc)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+	bool		done = false;
+
+	switch (nodeTag(parsetree))
+	{
+		case T_CreateTableAsStmt:
+			{
+				CreateTableAsStmt *stmt = (CreateTableAsStmt *) parsetree;
+				CaggOptions opts;
+
+				if (stmt->objtype != OBJECT_MATVIEW)
+					return false;
+				opts = parse_options(stmt->into->options);
+				if (!opts.any)
+					return false;
+				if (!opts.continuous)
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("materialized_only applies to continuous aggregates only"),
+							 errhint("Add the option tally.continuous.")));
+				if (stmt->if_not_exists &&
+					OidIsValid(RangeVarGetRelid(stmt->into->rel, NoLock, true)))
+				{
+					ereport(NOTICE,
+							(errcode(ERRCODE_DUPLICATE_TABLE),
+							 errmsg("relation \"%s\" already exists, skipping", stmt->into->rel->relname)));
+					return true;
+				}
+				if (SPI_connect() != SPI_OK_CONNECT)
+					elog(ERROR, "SPI_connect failed");
+				create_cagg(stmt, opts);
+				SPI_finish();
+				if (qc)
+					SetQueryCompletion(qc, CMDTAG_CREATE_MATERIALIZED_VIEW, 0);
+				return true;
+			}
+		case T_DropStmt:
+			{
+				DropStmt   *stmt = (DropStmt *) parsetree;
+				List	   *remaining = NIL;
+
+				if (stmt->removeType != OBJECT_MATVIEW)
+					return false;
+				if (SPI_connect() != SPI_OK_CONNECT)
+					elog(ERROR, "SPI_connect failed");
+				drop_caggs(stmt, &remaining);
+				SPI_finish();
+				if (list_length(remaining) == list_length(stmt->objects))
+					return false;
+				if (remaining != NIL)
+					ereport(ERROR,
+							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+							 errmsg("drop continuous aggregates and other materialized views in separate statements")));
+				if (qc)
+					SetQueryCompletion(qc, CMDTAG_DROP_MATERIALIZED_VIEW, 0);
+				return true;
+			}
+		case T_AlterTableStmt:
+			{
+				AlterTableStmt *stmt = (AlterTableStmt *) parsetree;
+				Oid			relid;
+				int			id;
+
+				if (stmt->objtype != OBJECT_MATVIEW)
+					return false;
+				relid = RangeVarGetRelid(stmt->relation, NoLock, stmt->missing_ok);
+				if (!OidIsValid(relid))
+					return false;
+				if (SPI_connect() != SPI_OK_CONNECT)
+					elog(ERROR, "SPI_connect failed");
+				id = cagg_id_of(relid);
+				if (id != 0)
+				{
+					alter_cagg(stmt, id, relid);
+					done = true;
+				}
+				SPI_finish();
+				if (done && qc)
+					SetQueryCompletion(qc, CMDTAG_ALTER_MATERIALIZED_VIEW, 0);
+				return done;
+			}
+		case T_RefreshMatViewStmt:
+			{
+				RefreshMatViewStmt *stmt = (RefreshMatViewStmt *) parsetree;
+				Oid			relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+				int			id = 0;
+
+				if (!OidIsValid(relid))
+					return false;
+				if (SPI_connect() != SPI_OK_CONNECT)
+					elog(ERROR, "SPI_connect failed");
+				id = cagg_id_of(relid);
+				SPI_finish();
+				if (id != 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+							 errmsg("\"%s\" is a continuous aggregate", stmt->relation->relname),
+							 errhint("Refresh it with CALL refresh_continuous_aggregate('%s', NULL, NULL).",
+									 stmt->relation->relname)));
+				return false;
+			}
+		default:
+			return false;
+	}
+}
+
+/* -- refresh and capture ----------------------------------------------------- */
+
+/* CALL refresh_continuous_aggregate(continuous_aggregate, window_start, window_end) */
+Datum
+tally_refresh_continuous_aggregate(PG_FUNCTION_ARGS)
+{
+	ForwardedArgs args = {0};
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("continuous_aggregate must not be null")));
+	forward_value(&args, REGCLASSOID, PG_GETARG_DATUM(0), false);
+	forward_any(&args, fcinfo, 1);
+	forward_any(&args, fcinfo, 2);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT _tally_internal.refresh_continuous_aggregate($1, $2, $3, $4, $5)",
+							  args.count, args.types, args.values, args.nulls, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "refresh_continuous_aggregate failed");
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * Statement trigger on the source of continuous aggregate tgargs[0]: runs
+ * its capture SQL over the statement's transition tables, as its owner.
+ */
+Datum
+tally_cagg_capture(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Oid			types[2] = {INT4OID, OIDOID};
+	Datum		values[2];
+	bool		isnull;
+	Oid			owner;
+	Oid			save_userid;
+	int			save_sec_context;
+	char	   *capture_new;
+	char	   *capture_old;
+	char	   *capture_truncate;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || trigdata->tg_trigger->tgnargs != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("cagg_capture() must be called as tally's trigger")));
+	values[0] = Int32GetDatum(pg_strtoint32(trigdata->tg_trigger->tgargs[0]));
+	values[1] = ObjectIdGetDatum(RelationGetRelid(trigdata->tg_relation));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT capture_new, capture_old, capture_truncate, c.relowner"
+							  "  FROM _tally_catalog.continuous_agg a JOIN pg_catalog.pg_class c"
+							  "    ON c.oid = a.mat_table WHERE a.id = $1 AND a.source = $2",
+							  2, types, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "continuous aggregate lookup failed");
+	if (SPI_processed != 1)
+	{
+		/* on a table that is not its source, or left behind: nothing to do */
+		SPI_finish();
+		return PointerGetDatum(NULL);
+	}
+	capture_new = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	capture_old = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	capture_truncate = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
+
+	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
+		elog(ERROR, "could not register transition tables");
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+		exec_sql(capture_truncate);
+	else
+	{
+		if (trigdata->tg_oldtable != NULL)
+			exec_sql(capture_old);
+		if (trigdata->tg_newtable != NULL)
+			exec_sql(capture_new);
+	}
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	SPI_finish();
+	return PointerGetDatum(NULL);
+}

@@ -1,0 +1,367 @@
+/*-------------------------------------------------------------------------
+ *
+ * define.c
+ *	  Checks the defining query of a continuous aggregate and takes it
+ *	  apart: the source table, its WHERE clause, the GROUP BY expressions
+ *	  (one of them a time bucket) and the aggregates, each deparsed over the
+ *	  alias "src" so that the same text can read the table or a transition
+ *	  table of it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/dependency.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_attribute.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_aggregate.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "parser/parsetree.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/ruleutils.h"
+#include "utils/syscache.h"
+
+#include "cagg/definition.h"
+
+static void
+unsupported(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("continuous aggregates do not support %s", what)));
+}
+
+static char *
+deparse(CaggDefinition *def, Node *node)
+{
+	List	   *context = deparse_context_for("src", def->source);
+
+	return deparse_expression(node, context, true, false);
+}
+
+static bool
+is_numeric_type(Oid type)
+{
+	switch (type)
+	{
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case NUMERICOID:
+		case FLOAT4OID:
+		case FLOAT8OID:
+			return true;
+		default:
+			return false;
+	}
+}
+
+static CaggAggKind
+classify(Aggref *aggref)
+{
+	char	   *name;
+	Oid			argtype = InvalidOid;
+
+	if (aggref->aggdistinct != NIL || aggref->aggorder != NIL ||
+		aggref->aggkind != AGGKIND_NORMAL || aggref->aggdirectargs != NIL ||
+		get_func_namespace(aggref->aggfnoid) != PG_CATALOG_NAMESPACE)
+		return CAGG_OTHER;
+	name = get_func_name(aggref->aggfnoid);
+	if (list_length(aggref->args) == 1)
+		argtype = exprType((Node *) linitial_node(TargetEntry, aggref->args)->expr);
+	if (strcmp(name, "count") == 0)
+		return aggref->aggstar ? CAGG_COUNT_STAR : CAGG_COUNT;
+	if (strcmp(name, "sum") == 0 && is_numeric_type(argtype))
+		return CAGG_SUM;
+	if (strcmp(name, "avg") == 0 && is_numeric_type(argtype))
+		return CAGG_AVG;
+	if (strcmp(name, "min") == 0 && OidIsValid(argtype))
+		return CAGG_MIN;
+	if (strcmp(name, "max") == 0 && OidIsValid(argtype))
+		return CAGG_MAX;
+	return CAGG_OTHER;
+}
+
+static bool
+collect_aggrefs_walker(Node *node, List **aggrefs)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Aggref))
+	{
+		*aggrefs = lappend(*aggrefs, node);
+		return false;			/* PostgreSQL refuses nested aggregates */
+	}
+	return expression_tree_walker(node, collect_aggrefs_walker, aggrefs);
+}
+
+static CaggAggregate *
+describe_aggregate(CaggDefinition *def, Aggref *aggref)
+{
+	CaggAggregate *agg = palloc0(sizeof(CaggAggregate));
+	Node	   *arg = NULL;
+	Oid			argtype = InvalidOid;
+
+	agg->aggref = aggref;
+	agg->kind = classify(aggref);
+	agg->whole_sql = deparse(def, (Node *) aggref);
+	agg->result_type = format_type_be(aggref->aggtype);
+	agg->filter_sql = aggref->aggfilter ?
+		psprintf(" FILTER (WHERE %s)", deparse(def, (Node *) aggref->aggfilter)) : "";
+	if (list_length(aggref->args) == 1)
+	{
+		arg = (Node *) linitial_node(TargetEntry, aggref->args)->expr;
+		argtype = exprType(arg);
+		agg->arg_sql = deparse(def, arg);
+	}
+	switch (agg->kind)
+	{
+		case CAGG_SUM:
+			agg->state_type = agg->result_type;
+			agg->sum_arg_sql = agg->arg_sql;
+			break;
+		case CAGG_AVG:
+			/* what avg() itself accumulates: exact sums, float8 for floats */
+			if (argtype == FLOAT4OID || argtype == FLOAT8OID)
+			{
+				agg->state_type = "double precision";
+				agg->sum_arg_sql = psprintf("(%s)::double precision", agg->arg_sql);
+			}
+			else
+			{
+				agg->state_type = (argtype == INT2OID || argtype == INT4OID) ? "bigint" : "numeric";
+				agg->sum_arg_sql = agg->arg_sql;
+			}
+			break;
+		case CAGG_MIN:
+		case CAGG_MAX:
+			agg->state_type = format_type_with_typemod(argtype, exprTypmod(arg));
+			break;
+		default:
+			break;
+	}
+	return agg;
+}
+
+/* The time bucket's function: time_bucket of this extension, or date_trunc. */
+static bool
+is_bucket_function(Oid funcid, bool *is_time_bucket)
+{
+	char	   *name = get_func_name(funcid);
+	Oid			ns = get_func_namespace(funcid);
+	Oid			extension = get_extension_oid("tally", true);
+
+	if (name == NULL)
+		return false;
+	*is_time_bucket = strcmp(name, "time_bucket") == 0 && OidIsValid(extension) &&
+		getExtensionOfObject(ProcedureRelationId, funcid) == extension;
+	return *is_time_bucket || (strcmp(name, "date_trunc") == 0 && ns == PG_CATALOG_NAMESPACE);
+}
+
+/* interval text that takes a date_trunc() bucket to the next one */
+static char *
+date_trunc_width(Node *unit)
+{
+	char	   *u;
+
+	if (!IsA(unit, Const) || ((Const *) unit)->constisnull)
+		unsupported("a date_trunc() whose unit is not a constant");
+	u = TextDatumGetCString(((Const *) unit)->constvalue);
+	if (pg_strcasecmp(u, "quarter") == 0)
+		return "interval '3 months'";
+	if (pg_strcasecmp(u, "decade") == 0)
+		return "interval '10 years'";
+	if (pg_strcasecmp(u, "century") == 0)
+		return "interval '100 years'";
+	if (pg_strcasecmp(u, "millennium") == 0)
+		return "interval '1000 years'";
+	return psprintf("interval %s", quote_literal_cstr(psprintf("1 %s", u)));
+}
+
+/*
+ * Whether expr, a GROUP BY expression, is the time bucket: time_bucket()
+ * or date_trunc() of a column of the source.  Fills in the bucket fields.
+ */
+static bool
+take_bucket(CaggDefinition *def, Node *expr)
+{
+	FuncExpr   *func;
+	bool		is_time_bucket;
+	Node	   *time_arg;
+	Var		   *var;
+
+	if (!IsA(expr, FuncExpr))
+		return false;
+	func = (FuncExpr *) expr;
+	if (!is_bucket_function(func->funcid, &is_time_bucket) || list_length(func->args) < 2)
+		return false;
+	time_arg = lsecond(func->args);
+	/* date_trunc(unit, date) reads the date through a cast */
+	if (IsA(time_arg, FuncExpr) && ((FuncExpr *) time_arg)->funcformat != COERCE_EXPLICIT_CALL &&
+		list_length(((FuncExpr *) time_arg)->args) == 1)
+		time_arg = linitial(((FuncExpr *) time_arg)->args);
+	if (IsA(time_arg, RelabelType))
+		time_arg = (Node *) ((RelabelType *) time_arg)->arg;
+	if (!IsA(time_arg, Var))
+		return false;
+	var = (Var *) time_arg;
+
+	def->time_column_sql = deparse(def, (Node *) var);
+	def->time_type = var->vartype;
+	def->time_not_null = false;
+	{
+		HeapTuple	tuple = SearchSysCacheAttNum(def->source, var->varattno);
+
+		if (HeapTupleIsValid(tuple))
+		{
+			def->time_not_null = ((Form_pg_attribute) GETSTRUCT(tuple))->attnotnull;
+			ReleaseSysCache(tuple);
+		}
+	}
+	def->bucket_type = format_type_be(func->funcresulttype);
+	if (is_time_bucket)
+	{
+		def->bucket_width_sql = deparse(def, linitial(func->args));
+		def->width_is_interval = exprType(linitial(func->args)) == INTERVALOID;
+	}
+	else
+	{
+		def->bucket_width_sql = date_trunc_width(linitial(func->args));
+		def->width_is_interval = true;
+	}
+	return true;
+}
+
+static void
+check_immutable(Node *node, const char *where)
+{
+	if (contain_mutable_functions(node))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("only immutable functions are supported in the %s of a continuous aggregate", where),
+				 errhint("A value such as now() changes over time, so the stored result would be wrong later.")));
+}
+
+CaggDefinition *
+cagg_define(Query *query)
+{
+	CaggDefinition *def = palloc0(sizeof(CaggDefinition));
+	RangeTblEntry *rte;
+	ListCell   *lc;
+	List	   *aggrefs = NIL;
+	int			i;
+
+	def->query = query = copyObject(query);
+	def->bucket = -1;
+
+	if (query->commandType != CMD_SELECT)
+		unsupported("statements other than SELECT");
+	if (query->cteList != NIL)
+		unsupported("WITH");
+	if (query->setOperations != NULL)
+		unsupported("UNION, INTERSECT or EXCEPT");
+	if (query->hasWindowFuncs)
+		unsupported("window functions");
+	if (query->hasSubLinks)
+		unsupported("subqueries");
+	if (query->hasTargetSRFs)
+		unsupported("set-returning functions");
+	if (query->distinctClause != NIL)
+		unsupported("SELECT DISTINCT");
+	if (query->limitCount != NULL || query->limitOffset != NULL)
+		unsupported("LIMIT or OFFSET");
+	if (query->rowMarks != NIL)
+		unsupported("FOR UPDATE or FOR SHARE");
+	if (query->groupingSets != NIL)
+		unsupported("GROUPING SETS, ROLLUP or CUBE");
+	if (query->groupClause == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a continuous aggregate needs a GROUP BY with a time bucket"),
+				 errhint("Group by time_bucket(width, time_column) or date_trunc(unit, time_column).")));
+
+	/* the source: one table, read without joins */
+	if (list_length(query->jointree->fromlist) != 1 ||
+		!IsA(linitial(query->jointree->fromlist), RangeTblRef))
+		unsupported("joins yet: the query must read one table");
+	rte = rt_fetch(linitial_node(RangeTblRef, query->jointree->fromlist)->rtindex, query->rtable);
+	if (rte->rtekind != RTE_RELATION ||
+		(rte->relkind != RELKIND_RELATION && rte->relkind != RELKIND_PARTITIONED_TABLE))
+		unsupported("sources other than a table or a hypertable");
+	if (list_length(query->rtable) != 1)
+		unsupported("joins yet: the query must read one table");
+	if (!rte->inh)
+		unsupported("FROM ONLY");
+	if (rte->tablesample != NULL)
+		unsupported("TABLESAMPLE");
+	def->source = rte->relid;
+	def->source_sql = quote_qualified_identifier(get_namespace_name(get_rel_namespace(rte->relid)),
+												 get_rel_name(rte->relid));
+	if (get_rel_persistence(rte->relid) == RELPERSISTENCE_TEMP)
+		unsupported("temporary tables");
+	if (query->jointree->quals != NULL)
+	{
+		check_immutable(query->jointree->quals, "WHERE clause");
+		def->where_sql = deparse(def, query->jointree->quals);
+	}
+
+	/* the groups */
+	def->ngroups = list_length(query->groupClause);
+	def->group_sql = palloc(sizeof(char *) * def->ngroups);
+	def->group_type = palloc(sizeof(char *) * def->ngroups);
+	i = 0;
+	foreach(lc, query->groupClause)
+	{
+		SortGroupClause *sgc = lfirst_node(SortGroupClause, lc);
+		TargetEntry *tle = get_sortgroupclause_tle(sgc, query->targetList);
+		Node	   *expr = (Node *) tle->expr;
+
+		check_immutable(expr, "GROUP BY");
+		def->group_exprs = lappend(def->group_exprs, expr);
+		def->group_sql[i] = deparse(def, expr);
+		def->group_type[i] = format_type_with_typemod(exprType(expr), exprTypmod(expr));
+		if (take_bucket(def, expr))
+		{
+			if (def->bucket >= 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("a continuous aggregate groups by one time bucket, not two")));
+			def->bucket = i;
+		}
+		i++;
+	}
+	if (def->bucket < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a continuous aggregate needs a GROUP BY with a time bucket"),
+				 errhint("Group by time_bucket(width, time_column) or date_trunc(unit, time_column).")));
+
+	/* the aggregates, in the select list and in HAVING */
+	collect_aggrefs_walker((Node *) query->targetList, &aggrefs);
+	collect_aggrefs_walker(query->havingQual, &aggrefs);
+	if (aggrefs == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a continuous aggregate needs at least one aggregate")));
+	def->delta_mode = true;
+	foreach(lc, aggrefs)
+	{
+		CaggAggregate *agg = describe_aggregate(def, lfirst_node(Aggref, lc));
+
+		check_immutable((Node *) agg->aggref, "aggregates");
+		def->aggregates = lappend(def->aggregates, agg);
+		if (agg->kind == CAGG_OTHER)
+			def->delta_mode = false;
+		if (agg->kind == CAGG_MIN || agg->kind == CAGG_MAX)
+			def->has_min_max = true;
+	}
+	return def;
+}

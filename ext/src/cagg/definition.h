@@ -1,0 +1,92 @@
+/*-------------------------------------------------------------------------
+ *
+ * definition.h
+ *	  What a continuous aggregate's defining query is made of (define.c),
+ *	  and the SQL that maintains it (sql.c).  Private to src/cagg/.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TALLY_CAGG_DEFINITION_H
+#define TALLY_CAGG_DEFINITION_H
+
+#include "postgres.h"
+
+#include "nodes/parsenodes.h"
+#include "nodes/primnodes.h"
+
+/* How an aggregate is kept. */
+typedef enum CaggAggKind
+{
+	CAGG_COUNT_STAR,			/* state c: count */
+	CAGG_COUNT,					/* state c: count */
+	CAGG_SUM,					/* states s: sum, n: count of inputs */
+	CAGG_AVG,					/* states s: sum, n: count of inputs */
+	CAGG_MIN,					/* state m: min, merged while rows only arrive */
+	CAGG_MAX,					/* state m: max, likewise */
+	CAGG_OTHER					/* state a: the aggregate itself, recomputed */
+} CaggAggKind;
+
+typedef struct CaggAggregate
+{
+	Aggref	   *aggref;			/* in CaggDefinition.query */
+	CaggAggKind kind;
+	char	   *arg_sql;		/* its argument over alias src (not for count(*)) */
+	char	   *filter_sql;		/* " FILTER (WHERE ...)" or "" */
+	char	   *whole_sql;		/* the whole aggregate over alias src */
+	char	   *result_type;	/* SQL type of the aggregate's result */
+	char	   *state_type;		/* SQL type of s or m */
+	char	   *sum_arg_sql;	/* what s sums: the argument, cast for avg of float4 */
+} CaggAggregate;
+
+typedef struct CaggDefinition
+{
+	Query	   *query;			/* the defining query (a copy, owned here) */
+	Oid			source;			/* the one table it reads */
+	char	   *source_sql;		/* its qualified name */
+	char	   *where_sql;		/* its WHERE over alias src, or NULL */
+	int			ngroups;
+	List	   *group_exprs;	/* Expr * of each GROUP BY item, in order */
+	char	  **group_sql;		/* each over alias src */
+	char	  **group_type;		/* each one's SQL type */
+	int			bucket;			/* index of the time bucket among the groups */
+	char	   *time_column_sql;	/* src.<time column> */
+	Oid			time_type;
+	bool		time_not_null;
+	char	   *bucket_type;	/* SQL type of the bucket */
+	char	   *bucket_width_sql;	/* what to add to a bucket to reach the next */
+	bool		width_is_interval;
+	List	   *aggregates;		/* CaggAggregate * */
+	bool		delta_mode;		/* every aggregate kept by deltas */
+	bool		has_min_max;
+} CaggDefinition;
+
+/* Checks the defining query and takes it apart; errors name what is unsupported. */
+extern CaggDefinition *cagg_define(Query *query);
+
+/* The SQL of a continuous aggregate with identifier id. */
+typedef struct CaggSql
+{
+	char	   *mat_table;		/* qualified names of its objects */
+	char	   *delta_table;
+	char	   *inval_table;
+	char	   *final_view;
+	List	   *create_tables;	/* DDL of the three tables and their indexes */
+	char	   *realtime_body;	/* body of the final view in each mode */
+	char	   *materialized_body;
+	char	   *initial_load;	/* fills the materialization from the source */
+	char	   *capture_new;	/* run with transition table tally_new_rows */
+	char	   *capture_old;	/* run with transition table tally_old_rows */
+	char	   *capture_truncate;
+	List	   *refresh;		/* statements of a refresh, $1/$2 the window */
+	char	   *invalidate_all; /* marks every source group stale (WITH NO DATA) */
+} CaggSql;
+
+extern CaggSql *cagg_sql(CaggDefinition *def, int id);
+
+/*
+ * The user's view over the final view: the defining query with every
+ * aggregate and GROUP BY expression replaced by a column of final_view.
+ */
+extern char *cagg_user_view_sql(CaggDefinition *def, Oid final_view);
+
+#endif							/* TALLY_CAGG_DEFINITION_H */

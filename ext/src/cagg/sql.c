@@ -1,0 +1,563 @@
+/*-------------------------------------------------------------------------
+ *
+ * sql.c
+ *	  The SQL that keeps a continuous aggregate: its tables, the capture of
+ *	  changes from transition tables, the refresh, and the view that reads
+ *	  it.  See README.md beside this file for the design.
+ *
+ * Every group is a row of the materialization (g0..gN, its states, _rows =
+ * the source rows it has).  A statement on the source appends either a
+ * delta (the states of its new rows, and of its old rows negated) or the
+ * groups it touched to the invalidation table.  A group in the invalidation
+ * table is recomputed from the source; any other group is its materialized
+ * states combined with its deltas.  Both reads and refreshes use that rule,
+ * so the view is exact before and after a refresh.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_class.h"
+#include "lib/stringinfo.h"
+#include "storage/lockdefs.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "parser/parsetree.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/ruleutils.h"
+
+#include "cagg/definition.h"
+
+#define FOREACH_AGG(def, i, agg) \
+	for (int i = 0; i < list_length((def)->aggregates) && \
+		 ((agg) = list_nth((def)->aggregates, i)) != NULL; i++)
+
+/* ", g0, g1" with a prefix before each column */
+static void
+append_groups(StringInfo buf, CaggDefinition *def, const char *prefix)
+{
+	for (int j = 0; j < def->ngroups; j++)
+		appendStringInfo(buf, "%s%sg%d", j > 0 ? ", " : "", prefix, j);
+}
+
+/* the state columns of the aggregates, with a prefix, and optionally negated */
+static void
+append_states(StringInfo buf, CaggDefinition *def, const char *prefix, bool negate)
+{
+	CaggAggregate *agg;
+	const char *minus = negate ? "-" : "";
+
+	FOREACH_AGG(def, i, agg)
+	{
+		switch (agg->kind)
+		{
+			case CAGG_COUNT_STAR:
+			case CAGG_COUNT:
+				appendStringInfo(buf, ", %s%sc%d", minus, prefix, i);
+				break;
+			case CAGG_SUM:
+			case CAGG_AVG:
+				appendStringInfo(buf, ", %s%ss%d, %s%sn%d", minus, prefix, i, minus, prefix, i);
+				break;
+			case CAGG_MIN:
+			case CAGG_MAX:
+				appendStringInfo(buf, ", %sm%d", prefix, i);
+				break;
+			case CAGG_OTHER:
+				appendStringInfo(buf, ", %sa%d", prefix, i);
+				break;
+		}
+	}
+}
+
+/*
+ * SELECT g..., states..., count(*) AS _rows FROM <from> src [WHERE ...]
+ * GROUP BY g...: the states of the rows of <from>, by group.
+ */
+static char *
+partial_query(CaggDefinition *def, const char *from, const char *extra_where)
+{
+	StringInfoData buf;
+	CaggAggregate *agg;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "SELECT ");
+	for (int j = 0; j < def->ngroups; j++)
+		appendStringInfo(&buf, "%s%s AS g%d", j > 0 ? ", " : "", def->group_sql[j], j);
+	FOREACH_AGG(def, i, agg)
+	{
+		switch (agg->kind)
+		{
+			case CAGG_COUNT_STAR:
+				appendStringInfo(&buf, ", count(*)%s AS c%d", agg->filter_sql, i);
+				break;
+			case CAGG_COUNT:
+				appendStringInfo(&buf, ", count(%s)%s AS c%d", agg->arg_sql, agg->filter_sql, i);
+				break;
+			case CAGG_SUM:
+			case CAGG_AVG:
+				appendStringInfo(&buf, ", sum(%s)%s::%s AS s%d, count(%s)%s AS n%d",
+								 agg->sum_arg_sql, agg->filter_sql, agg->state_type, i,
+								 agg->arg_sql, agg->filter_sql, i);
+				break;
+			case CAGG_MIN:
+			case CAGG_MAX:
+				appendStringInfo(&buf, ", %s(%s)%s AS m%d", agg->kind == CAGG_MIN ? "min" : "max",
+								 agg->arg_sql, agg->filter_sql, i);
+				break;
+			case CAGG_OTHER:
+				appendStringInfo(&buf, ", %s AS a%d", agg->whole_sql, i);
+				break;
+		}
+	}
+	appendStringInfo(&buf, ", count(*) AS _rows FROM %s src", from);
+	if (def->where_sql || extra_where)
+		appendStringInfo(&buf, " WHERE %s%s%s",
+						 def->where_sql ? psprintf("(%s)", def->where_sql) : "",
+						 def->where_sql && extra_where ? " AND " : "",
+						 extra_where ? extra_where : "");
+	appendStringInfoString(&buf, " GROUP BY ");
+	for (int j = 0; j < def->ngroups; j++)
+		appendStringInfo(&buf, "%s%d", j > 0 ? ", " : "", j + 1);
+	return buf.data;
+}
+
+/* the groups of the rows of <from>: SELECT g... FROM <from> src ... GROUP BY g... */
+static char *
+group_query(CaggDefinition *def, const char *from)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "SELECT ");
+	for (int j = 0; j < def->ngroups; j++)
+		appendStringInfo(&buf, "%s%s", j > 0 ? ", " : "", def->group_sql[j]);
+	appendStringInfo(&buf, " FROM %s src", from);
+	if (def->where_sql)
+		appendStringInfo(&buf, " WHERE %s", def->where_sql);
+	appendStringInfoString(&buf, " GROUP BY ");
+	for (int j = 0; j < def->ngroups; j++)
+		appendStringInfo(&buf, "%s%d", j > 0 ? ", " : "", j + 1);
+	return buf.data;
+}
+
+/* a.gj = b.gj for every group, NULLs equal; b's columns may be expressions */
+static char *
+group_match(CaggDefinition *def, const char *a, const char *b, bool b_is_source)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int j = 0; j < def->ngroups; j++)
+	{
+		char	   *right = b_is_source ? psprintf("(%s)", def->group_sql[j]) : psprintf("%s.g%d", b, j);
+		bool		never_null = j == def->bucket && def->time_not_null;
+
+		appendStringInfo(&buf, "%s%s.g%d %s %s", j > 0 ? " AND " : "", a, j,
+						 never_null ? "=" : "IS NOT DISTINCT FROM", right);
+	}
+	return buf.data;
+}
+
+/* the refresh window $1..$2 on the bucket of alias a */
+static char *
+in_window(CaggDefinition *def, const char *a)
+{
+	return psprintf("($1::%s IS NULL OR %s.g%d >= $1::%s) AND ($2::%s IS NULL OR %s.g%d < $2::%s)",
+					def->bucket_type, a, def->bucket, def->bucket_type,
+					def->bucket_type, a, def->bucket, def->bucket_type);
+}
+
+/*
+ * The rows of the source in the groups of the invalidation table (those in
+ * window, or all): by the groups, and by a range of the time column that
+ * lets chunks be pruned at run time.
+ */
+static char *
+invalidated_rows(CaggDefinition *def, const char *inval, const char *window)
+{
+	const char *w = window ? psprintf(" WHERE %s", window) : "";
+	const char *slack = def->width_is_interval ? " + interval '1 day'" : "";
+	char	   *range = psprintf("%s >= (SELECT min(i.g%d) FROM %s i%s) AND "
+								 "%s < (SELECT max(i.g%d) FROM %s i%s) + %s%s",
+								 def->time_column_sql, def->bucket, inval, w,
+								 def->time_column_sql, def->bucket, inval, w,
+								 def->bucket_width_sql, slack);
+
+	if (!def->time_not_null)
+		range = psprintf("(%s IS NULL OR (%s))", def->time_column_sql, range);
+	return psprintf("EXISTS (SELECT FROM %s i%s) AND %s AND EXISTS (SELECT FROM %s i WHERE %s%s%s)",
+					inval, w, range, inval, window ? window : "", window ? " AND " : "",
+					group_match(def, "i", "src", true));
+}
+
+/* the states of the rows of alias u combined: sum of counts and sums, min of mins */
+static void
+append_combined(StringInfo buf, CaggDefinition *def)
+{
+	CaggAggregate *agg;
+
+	FOREACH_AGG(def, i, agg)
+	{
+		switch (agg->kind)
+		{
+			case CAGG_COUNT_STAR:
+			case CAGG_COUNT:
+				appendStringInfo(buf, ", sum(c%d)::bigint AS c%d", i, i);
+				break;
+			case CAGG_SUM:
+			case CAGG_AVG:
+				appendStringInfo(buf, ", sum(s%d)::%s AS s%d, sum(n%d)::bigint AS n%d",
+								 i, agg->state_type, i, i, i);
+				break;
+			case CAGG_MIN:
+			case CAGG_MAX:
+				appendStringInfo(buf, ", %s(m%d) AS m%d", agg->kind == CAGG_MIN ? "min" : "max", i, i);
+				break;
+			case CAGG_OTHER:
+				elog(ERROR, "aggregate %d of a continuous aggregate cannot be combined", i);
+		}
+	}
+	appendStringInfoString(buf, ", sum(_rows)::bigint AS _rows");
+}
+
+/* g0 AS g0, ..., final value of each aggregate AS f<i>, from state columns */
+static char *
+finalized(CaggDefinition *def, const char *from)
+{
+	StringInfoData buf;
+	CaggAggregate *agg;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "SELECT ");
+	append_groups(&buf, def, "");
+	FOREACH_AGG(def, i, agg)
+	{
+		switch (agg->kind)
+		{
+			case CAGG_COUNT_STAR:
+			case CAGG_COUNT:
+				appendStringInfo(&buf, ", c%d AS f%d", i, i);
+				break;
+			case CAGG_SUM:
+				appendStringInfo(&buf, ", (CASE WHEN n%d > 0 THEN s%d END)::%s AS f%d",
+								 i, i, agg->result_type, i);
+				break;
+			case CAGG_AVG:
+				appendStringInfo(&buf, ", (CASE WHEN n%d > 0 THEN s%d::%s / n%d END)::%s AS f%d",
+								 i, i, agg->result_type, i, agg->result_type, i);
+				break;
+			case CAGG_MIN:
+			case CAGG_MAX:
+				appendStringInfo(&buf, ", m%d AS f%d", i, i);
+				break;
+			case CAGG_OTHER:
+				appendStringInfo(&buf, ", a%d AS f%d", i, i);
+				break;
+		}
+	}
+	appendStringInfo(&buf, " FROM %s", from);
+	return buf.data;
+}
+
+static void
+append_state_columns(StringInfo buf, CaggDefinition *def)
+{
+	CaggAggregate *agg;
+
+	for (int j = 0; j < def->ngroups; j++)
+		appendStringInfo(buf, "%sg%d %s", j > 0 ? ", " : "", j, def->group_type[j]);
+	FOREACH_AGG(def, i, agg)
+	{
+		switch (agg->kind)
+		{
+			case CAGG_COUNT_STAR:
+			case CAGG_COUNT:
+				appendStringInfo(buf, ", c%d bigint", i);
+				break;
+			case CAGG_SUM:
+			case CAGG_AVG:
+				appendStringInfo(buf, ", s%d %s, n%d bigint", i, agg->state_type, i);
+				break;
+			case CAGG_MIN:
+			case CAGG_MAX:
+				appendStringInfo(buf, ", m%d %s", i, agg->state_type);
+				break;
+			case CAGG_OTHER:
+				appendStringInfo(buf, ", a%d %s", i,
+								 format_type_with_typemod(agg->aggref->aggtype,
+														  exprTypmod((Node *) agg->aggref)));
+				break;
+		}
+	}
+	appendStringInfoString(buf, ", _rows bigint NOT NULL");
+}
+
+/* ON CONFLICT assignments merging EXCLUDED's states into the row's */
+static char *
+merge_assignments(CaggDefinition *def)
+{
+	StringInfoData buf;
+	CaggAggregate *agg;
+
+	initStringInfo(&buf);
+	FOREACH_AGG(def, i, agg)
+	{
+		switch (agg->kind)
+		{
+			case CAGG_COUNT_STAR:
+			case CAGG_COUNT:
+				appendStringInfo(&buf, "c%d = m.c%d + EXCLUDED.c%d, ", i, i, i);
+				break;
+			case CAGG_SUM:
+			case CAGG_AVG:
+				appendStringInfo(&buf, "s%d = CASE WHEN m.s%d IS NULL THEN EXCLUDED.s%d "
+								 "WHEN EXCLUDED.s%d IS NULL THEN m.s%d ELSE m.s%d + EXCLUDED.s%d END, "
+								 "n%d = m.n%d + EXCLUDED.n%d, ", i, i, i, i, i, i, i, i, i, i);
+				break;
+			case CAGG_MIN:
+				appendStringInfo(&buf, "m%d = least(m.m%d, EXCLUDED.m%d), ", i, i, i);
+				break;
+			case CAGG_MAX:
+				appendStringInfo(&buf, "m%d = greatest(m.m%d, EXCLUDED.m%d), ", i, i, i);
+				break;
+			case CAGG_OTHER:
+				elog(ERROR, "aggregate %d of a continuous aggregate cannot be merged", i);
+		}
+	}
+	appendStringInfoString(&buf, "_rows = m._rows + EXCLUDED._rows");
+	return buf.data;
+}
+
+CaggSql *
+cagg_sql(CaggDefinition *def, int id)
+{
+	CaggSql    *sql = palloc0(sizeof(CaggSql));
+	StringInfoData buf;
+	char	   *groups;
+
+	sql->mat_table = psprintf("_tally_internal._materialized_%d", id);
+	sql->delta_table = psprintf("_tally_internal._delta_%d", id);
+	sql->inval_table = psprintf("_tally_internal._invalidated_%d", id);
+	sql->final_view = psprintf("_tally_internal._final_%d", id);
+	initStringInfo(&buf);
+	append_groups(&buf, def, "");
+	groups = buf.data;
+
+	/* tables */
+	initStringInfo(&buf);
+	append_state_columns(&buf, def);
+	sql->create_tables = list_make3(psprintf("CREATE TABLE %s (%s)", sql->mat_table, buf.data),
+									psprintf("CREATE UNIQUE INDEX ON %s (%s) NULLS NOT DISTINCT",
+											 sql->mat_table, groups),
+									psprintf("CREATE INDEX ON %s (g%d)", sql->mat_table, def->bucket));
+	if (def->delta_mode)
+		sql->create_tables = lappend(sql->create_tables,
+									 psprintf("CREATE TABLE %s (%s)", sql->delta_table, buf.data));
+	resetStringInfo(&buf);
+	for (int j = 0; j < def->ngroups; j++)
+		appendStringInfo(&buf, "%sg%d %s", j > 0 ? ", " : "", j, def->group_type[j]);
+	sql->create_tables = lappend(sql->create_tables,
+								 psprintf("CREATE TABLE %s (%s)", sql->inval_table, buf.data));
+	sql->create_tables = lappend(sql->create_tables,
+								 psprintf("CREATE INDEX ON %s (g%d)", sql->inval_table, def->bucket));
+	if (def->delta_mode)
+		sql->create_tables = lappend(sql->create_tables,
+									 psprintf("CREATE INDEX ON %s (g%d)", sql->delta_table, def->bucket));
+
+	sql->initial_load = psprintf("INSERT INTO %s %s", sql->mat_table,
+								 partial_query(def, def->source_sql, NULL));
+	sql->invalidate_all = psprintf("INSERT INTO %s %s", sql->inval_table,
+								   group_query(def, def->source_sql));
+
+	/* capture */
+	if (def->delta_mode)
+	{
+		sql->capture_new = psprintf("INSERT INTO %s %s", sql->delta_table,
+									partial_query(def, "tally_new_rows", NULL));
+		if (def->has_min_max)
+			sql->capture_old = psprintf("INSERT INTO %s %s", sql->inval_table,
+										group_query(def, "tally_old_rows"));
+		else
+		{
+			resetStringInfo(&buf);
+			appendStringInfo(&buf, "INSERT INTO %s SELECT %s", sql->delta_table, groups);
+			append_states(&buf, def, "", true);
+			appendStringInfo(&buf, ", -_rows FROM (%s) p", partial_query(def, "tally_old_rows", NULL));
+			sql->capture_old = pstrdup(buf.data);
+		}
+		sql->capture_truncate = psprintf("INSERT INTO %s SELECT %s FROM %s UNION SELECT %s FROM %s",
+										 sql->inval_table, groups, sql->mat_table, groups,
+										 sql->delta_table);
+	}
+	else
+	{
+		sql->capture_new = psprintf("INSERT INTO %s %s", sql->inval_table,
+									group_query(def, "tally_new_rows"));
+		sql->capture_old = psprintf("INSERT INTO %s %s", sql->inval_table,
+									group_query(def, "tally_old_rows"));
+		sql->capture_truncate = psprintf("INSERT INTO %s SELECT %s FROM %s", sql->inval_table,
+										 groups, sql->mat_table);
+	}
+
+	/* the final view: materialized rows, with or without what is pending */
+	sql->materialized_body = finalized(def, psprintf("%s m", sql->mat_table));
+	{
+		StringInfoData combined;
+		char	   *recomputed = partial_query(def, def->source_sql,
+											   invalidated_rows(def, sql->inval_table, NULL));
+
+		initStringInfo(&combined);
+		appendStringInfo(&combined, "SELECT %s", groups);
+		append_states(&combined, def, "", false);
+		appendStringInfo(&combined, ", _rows FROM %s m WHERE NOT EXISTS (SELECT FROM %s i WHERE %s)",
+						 sql->mat_table, sql->inval_table, group_match(def, "i", "m", false));
+		if (def->delta_mode)
+		{
+			char	   *pending = combined.data;
+
+			initStringInfo(&combined);
+			appendStringInfo(&combined, "SELECT %s", groups);
+			append_combined(&combined, def);
+			appendStringInfo(&combined,
+							 " FROM (%s UNION ALL SELECT %s", pending, groups);
+			append_states(&combined, def, "", false);
+			appendStringInfo(&combined,
+							 ", _rows FROM %s d WHERE NOT EXISTS (SELECT FROM %s i WHERE %s)) u"
+							 " GROUP BY %s HAVING sum(_rows) > 0",
+							 sql->delta_table, sql->inval_table, group_match(def, "i", "d", false),
+							 groups);
+		}
+		sql->realtime_body = finalized(def, psprintf("(%s UNION ALL %s) c", combined.data, recomputed));
+	}
+
+	/* refresh of the buckets in [$1, $2) */
+	sql->refresh = list_make1(psprintf("LOCK TABLE %s%s%s IN EXCLUSIVE MODE", sql->inval_table,
+									   def->delta_mode ? ", " : "",
+									   def->delta_mode ? sql->delta_table : ""));
+	sql->refresh = lappend(sql->refresh,
+						   psprintf("DELETE FROM %s m WHERE EXISTS (SELECT FROM %s i WHERE %s AND %s)",
+									sql->mat_table, sql->inval_table, in_window(def, "i"),
+									group_match(def, "i", "m", false)));
+	if (def->delta_mode)
+		sql->refresh = lappend(sql->refresh,
+							   psprintf("DELETE FROM %s d WHERE EXISTS (SELECT FROM %s i WHERE %s AND %s)",
+										sql->delta_table, sql->inval_table, in_window(def, "i"),
+										group_match(def, "i", "d", false)));
+	sql->refresh = lappend(sql->refresh,
+						   psprintf("INSERT INTO %s %s", sql->mat_table,
+									partial_query(def, def->source_sql,
+												  invalidated_rows(def, sql->inval_table,
+																   in_window(def, "i")))));
+	sql->refresh = lappend(sql->refresh, psprintf("DELETE FROM %s i WHERE %s", sql->inval_table,
+												  in_window(def, "i")));
+	if (def->delta_mode)
+	{
+		resetStringInfo(&buf);
+		appendStringInfo(&buf, "INSERT INTO %s AS m SELECT %s", sql->mat_table, groups);
+		append_combined(&buf, def);
+		appendStringInfo(&buf, " FROM %s d WHERE %s GROUP BY %s ON CONFLICT (%s) DO UPDATE SET %s",
+						 sql->delta_table, in_window(def, "d"), groups, groups,
+						 merge_assignments(def));
+		sql->refresh = lappend(sql->refresh, pstrdup(buf.data));
+		sql->refresh = lappend(sql->refresh,
+							   psprintf("DELETE FROM %s m WHERE %s AND m._rows <= 0",
+										sql->mat_table, in_window(def, "m")));
+		sql->refresh = lappend(sql->refresh,
+							   psprintf("DELETE FROM %s d WHERE %s", sql->delta_table,
+										in_window(def, "d")));
+	}
+	return sql;
+}
+
+/* -- the user's view ----------------------------------------------------- */
+
+typedef struct ReplaceContext
+{
+	CaggDefinition *def;
+} ReplaceContext;
+
+static Node *
+replace_mutator(Node *node, ReplaceContext *context)
+{
+	CaggDefinition *def = context->def;
+	ListCell   *lc;
+	int			j;
+
+	if (node == NULL)
+		return NULL;
+	j = 0;
+	foreach(lc, def->group_exprs)
+	{
+		Node	   *group = lfirst(lc);
+
+		if (equal(node, group))
+			return (Node *) makeVar(1, j + 1, exprType(group), exprTypmod(group),
+									exprCollation(group), 0);
+		j++;
+	}
+	if (IsA(node, Aggref))
+	{
+		CaggAggregate *agg;
+
+		FOREACH_AGG(def, i, agg)
+		{
+			if (agg->aggref == (Aggref *) node)
+				return (Node *) makeVar(1, def->ngroups + i + 1, agg->aggref->aggtype,
+										exprTypmod(node), agg->aggref->aggcollid, 0);
+		}
+		elog(ERROR, "aggregate not found among those of the continuous aggregate");
+	}
+	if (IsA(node, Var))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("column \"%s\" of a continuous aggregate must be in its GROUP BY or in an aggregate",
+						get_attname(def->source, ((Var *) node)->varattno, false))));
+	return expression_tree_mutator(node, replace_mutator, context);
+}
+
+char *
+cagg_user_view_sql(CaggDefinition *def, Oid final_view)
+{
+	Query	   *query = copyObject(def->query);
+	RangeTblEntry *rte = makeNode(RangeTblEntry);
+	RangeTblRef *ref = makeNode(RangeTblRef);
+	ReplaceContext context = {def};
+	List	   *colnames = NIL;
+	ListCell   *lc;
+	Node	   *having;
+
+	for (int j = 0; j < def->ngroups; j++)
+		colnames = lappend(colnames, makeString(psprintf("g%d", j)));
+	for (int i = 0; i < list_length(def->aggregates); i++)
+		colnames = lappend(colnames, makeString(psprintf("f%d", i)));
+
+	rte->rtekind = RTE_RELATION;
+	rte->relid = final_view;
+	rte->relkind = RELKIND_VIEW;
+	rte->rellockmode = AccessShareLock;
+	rte->eref = makeAlias(get_rel_name(final_view), colnames);
+	rte->inh = true;
+	rte->inFromCl = true;
+	rte->requiredPerms = ACL_SELECT;
+	ref->rtindex = 1;
+
+	/* the copy's aggregates are not the ones def points to: walk the original */
+	foreach(lc, def->query->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+		TargetEntry *copy = list_nth_node(TargetEntry, query->targetList, foreach_current_index(lc));
+
+		copy->expr = (Expr *) replace_mutator((Node *) tle->expr, &context);
+	}
+	having = replace_mutator(def->query->havingQual, &context);
+
+	query->rtable = list_make1(rte);
+	query->jointree = makeFromExpr(list_make1(ref), having);
+	query->groupClause = NIL;
+	query->havingQual = NULL;
+	query->hasAggs = false;
+	return pg_get_querydef(query, true);
+}
