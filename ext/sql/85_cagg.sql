@@ -18,17 +18,26 @@ CREATE TABLE _tally_catalog.continuous_agg (
     delta_mode          boolean NOT NULL,
     realtime_body       text NOT NULL,
     materialized_body   text NOT NULL,
-    -- run by the capture trigger over transition tables tally_new_rows and
-    -- tally_old_rows, as the aggregate's owner
-    capture_new         text NOT NULL,
-    capture_old         text NOT NULL,
+    -- run by the capture trigger after TRUNCATE of any source table
     capture_truncate    text NOT NULL,
     -- the statements of a refresh of the buckets in [$1, $2)
     refresh             text[] NOT NULL
 );
+-- The tables a continuous aggregate reads (its source and the tables joined
+-- to it), and what a statement on each appends: run by the capture trigger
+-- over transition tables tally_new_rows and tally_old_rows, as the
+-- aggregate's owner.
+CREATE TABLE _tally_catalog.continuous_agg_source (
+    cagg_id             integer NOT NULL,
+    source              regclass NOT NULL,
+    capture_new         text NOT NULL,
+    capture_old         text NOT NULL,
+    PRIMARY KEY (cagg_id, source)
+);
 SELECT pg_catalog.pg_extension_config_dump('_tally_catalog.continuous_agg', '');
 SELECT pg_catalog.pg_extension_config_dump('_tally_catalog.continuous_agg_id_seq', '');
-GRANT SELECT ON _tally_catalog.continuous_agg TO PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('_tally_catalog.continuous_agg_source', '');
+GRANT SELECT ON _tally_catalog.continuous_agg, _tally_catalog.continuous_agg_source TO PUBLIC;
 
 CREATE FUNCTION _tally_internal.cagg_capture() RETURNS trigger
     AS 'MODULE_PATHNAME', 'tally_cagg_capture'
@@ -122,11 +131,13 @@ BEGIN
     DELETE FROM _tally_catalog.bgw_job
      WHERE proc_name = 'policy_refresh_continuous_aggregate'
        AND (config->>'continuous_aggregate_id')::integer = c.id;
-    IF EXISTS (SELECT FROM pg_class WHERE oid = c.source) THEN
-        FOREACH event IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate'] LOOP
-            EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', format('tally_cagg_%s_%s', c.id, event), c.source);
-        END LOOP;
-    END IF;
+    FOR rel IN DELETE FROM _tally_catalog.continuous_agg_source s WHERE s.cagg_id = c.id RETURNING s.source LOOP
+        IF EXISTS (SELECT FROM pg_class WHERE oid = rel) THEN
+            FOREACH event IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate'] LOOP
+                EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', format('tally_cagg_%s_%s', c.id, event), rel);
+            END LOOP;
+        END IF;
+    END LOOP;
     IF EXISTS (SELECT FROM pg_class WHERE oid = c.final_view) THEN
         EXECUTE format('DROP VIEW %s', c.final_view);
     END IF;
@@ -170,7 +181,9 @@ BEGIN
         DELETE FROM _tally_catalog.continuous_agg a
          USING pg_event_trigger_dropped_objects() d
          WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
-           AND d.objid IN (a.user_view, a.final_view, a.source, a.mat_table, a.delta_table, a.inval_table)
+           AND (d.objid IN (a.user_view, a.final_view, a.mat_table, a.delta_table, a.inval_table)
+                OR EXISTS (SELECT FROM _tally_catalog.continuous_agg_source s
+                            WHERE s.cagg_id = a.id AND s.source = d.objid))
         RETURNING a.*
     LOOP
         PERFORM _tally_internal.drop_cagg_objects(c);

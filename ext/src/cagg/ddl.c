@@ -39,7 +39,7 @@
 PG_FUNCTION_INFO_V1(tally_cagg_capture);
 PG_FUNCTION_INFO_V1(tally_refresh_continuous_aggregate);
 
-#define CATALOG_FIELDS 17
+#define CATALOG_FIELDS 15
 
 /* -- running SQL ---------------------------------------------------------- */
 
@@ -253,11 +253,14 @@ create_cagg(CreateTableAsStmt *stmt, CaggOptions opts)
 	(void) set_config_option("search_path", "pg_catalog", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 	def = cagg_define(castNode(Query, stmt->query));
-	if (!pg_class_ownercheck(def->source, user))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("must be owner of table %s to create a continuous aggregate on it",
-						get_rel_name(def->source))));
+	foreach(lc, def->sources)
+	{
+		if (!pg_class_ownercheck(lfirst_oid(lc), user))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("must be owner of table %s to create a continuous aggregate on it",
+							get_rel_name(lfirst_oid(lc)))));
+	}
 
 	if (SPI_execute("SELECT nextval('_tally_catalog.continuous_agg_id_seq')::integer", false, 1) !=
 		SPI_OK_SELECT)
@@ -288,12 +291,19 @@ create_cagg(CreateTableAsStmt *stmt, CaggOptions opts)
 	exec_sql(psprintf("CREATE VIEW %s %s AS %s", view_name, columns.data,
 					  cagg_user_view_sql(def, final_view)));
 
-	/* capture of every change of the source */
-	for (int e = 0; e < 4; e++)
-		exec_as(owner, psprintf("CREATE TRIGGER tally_cagg_%d_%s %s FOR EACH STATEMENT "
-								"EXECUTE FUNCTION _tally_internal.cagg_capture('%d')",
-								id, events[e][0], psprintf(events[e][1], def->source_sql), id),
-				false);
+	/* capture of every change of every source table */
+	foreach(lc, def->sources)
+	{
+		Oid			relid = lfirst_oid(lc);
+		char	   *table = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+													   get_rel_name(relid));
+
+		for (int e = 0; e < 4; e++)
+			exec_as(owner, psprintf("CREATE TRIGGER tally_cagg_%d_%s %s FOR EACH STATEMENT "
+									"EXECUTE FUNCTION _tally_internal.cagg_capture('%d')",
+									id, events[e][0], psprintf(events[e][1], table), id),
+					false);
+	}
 
 	/* the catalog, written by the extension's owner */
 	{
@@ -311,8 +321,6 @@ create_cagg(CreateTableAsStmt *stmt, CaggOptions opts)
 			def->delta_mode ? "true" : "false",
 			sql->realtime_body,
 			sql->materialized_body,
-			sql->capture_new,
-			sql->capture_old,
 			sql->capture_truncate,
 			text_array_literal(sql->refresh)
 		};
@@ -326,11 +334,24 @@ create_cagg(CreateTableAsStmt *stmt, CaggOptions opts)
 						  "INSERT INTO _tally_catalog.continuous_agg (id, user_view, final_view,"
 						  " source, mat_table, delta_table, inval_table, bucket_column, bucket_type,"
 						  " materialized_only, delta_mode, realtime_body, materialized_body,"
-						  " capture_new, capture_old, capture_truncate, refresh)"
+						  " capture_truncate, refresh)"
 						  " VALUES ($1::integer, $2::oid::regclass, $3::oid::regclass, $4::oid::regclass,"
 						  " $5::regclass, nullif($6, '')::regclass, $7::regclass, $8::name,"
-						  " $9::regtype, $10::boolean, $11::boolean, $12, $13, $14, $15, $16, $17::text[])",
+						  " $9::regtype, $10::boolean, $11::boolean, $12, $13, $14, $15::text[])",
 						  CATALOG_FIELDS, argtypes, values);
+		foreach(lc, sql->captures)
+		{
+			CaggCapture *capture = lfirst(lc);
+			Oid			types[4] = {INT4OID, OIDOID, TEXTOID, TEXTOID};
+			Datum		capture_values[4] = {Int32GetDatum(id), ObjectIdGetDatum(capture->relid),
+				CStringGetTextDatum(capture->capture_new),
+			CStringGetTextDatum(capture->capture_old)};
+
+			exec_as_with_args(owner,
+							  "INSERT INTO _tally_catalog.continuous_agg_source"
+							  " (cagg_id, source, capture_new, capture_old) VALUES ($1, $2, $3, $4)",
+							  4, types, capture_values);
+		}
 	}
 
 	/* the data, or the promise to compute it from the source until a refresh */
@@ -573,9 +594,11 @@ tally_cagg_capture(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT capture_new, capture_old, capture_truncate, c.relowner"
-							  "  FROM _tally_catalog.continuous_agg a JOIN pg_catalog.pg_class c"
-							  "    ON c.oid = a.mat_table WHERE a.id = $1 AND a.source = $2",
+	if (SPI_execute_with_args("SELECT s.capture_new, s.capture_old, a.capture_truncate, c.relowner"
+							  "  FROM _tally_catalog.continuous_agg a"
+							  "  JOIN _tally_catalog.continuous_agg_source s ON s.cagg_id = a.id"
+							  "  JOIN pg_catalog.pg_class c ON c.oid = a.mat_table"
+							  " WHERE a.id = $1 AND s.source = $2",
 							  2, types, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "continuous aggregate lookup failed");
 	if (SPI_processed != 1)

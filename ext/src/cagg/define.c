@@ -2,10 +2,10 @@
  *
  * define.c
  *	  Checks the defining query of a continuous aggregate and takes it
- *	  apart: the source table, its WHERE clause, the GROUP BY expressions
- *	  (one of them a time bucket) and the aggregates, each deparsed over the
- *	  alias "src" so that the same text can read the table or a transition
- *	  table of it.
+ *	  apart: the tables it reads (inner-joined), its conditions, the GROUP
+ *	  BY expressions (one of them a time bucket) and the aggregates, each
+ *	  deparsed with table n of the range table as alias r<n>, so that the
+ *	  same text can read a table or a transition table of it.
  *
  *-------------------------------------------------------------------------
  */
@@ -21,6 +21,8 @@
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "nodes/nodeFuncs.h"
+#include "nodes/makefuncs.h"
+#include "nodes/plannodes.h"
 #include "optimizer/optimizer.h"
 #include "parser/parsetree.h"
 #include "utils/builtins.h"
@@ -42,9 +44,69 @@ unsupported(const char *what)
 static char *
 deparse(CaggDefinition *def, Node *node)
 {
-	List	   *context = deparse_context_for("src", def->source);
+	return deparse_expression(node, def->dpcontext, true, false);
+}
 
-	return deparse_expression(node, context, true, false);
+char *
+cagg_from_clause(CaggDefinition *def, Oid replaced, const char *transition)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int i = 0; i < def->nrtes; i++)
+	{
+		Oid			relid = def->rte_relid[i];
+
+		if (!OidIsValid(relid))
+			continue;
+		appendStringInfo(&buf, "%s%s r%d", buf.len ? ", " : "",
+						 relid == replaced ? quote_identifier(transition) :
+						 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+													get_rel_name(relid)),
+						 i + 1);
+	}
+	return buf.data;
+}
+
+/*
+ * Collects the tables and the join conditions of a FROM item: inner joins
+ * only, so that every condition can go to the WHERE clause.
+ */
+static void
+collect_from(CaggDefinition *def, Node *item, List **quals)
+{
+	if (IsA(item, RangeTblRef))
+	{
+		int			rtindex = ((RangeTblRef *) item)->rtindex;
+		RangeTblEntry *rte = rt_fetch(rtindex, def->query->rtable);
+
+		if (rte->rtekind != RTE_RELATION ||
+			(rte->relkind != RELKIND_RELATION && rte->relkind != RELKIND_PARTITIONED_TABLE))
+			unsupported("sources other than tables and hypertables (views, subqueries, functions)");
+		if (!rte->inh)
+			unsupported("FROM ONLY");
+		if (rte->tablesample != NULL)
+			unsupported("TABLESAMPLE");
+		if (get_rel_persistence(rte->relid) == RELPERSISTENCE_TEMP)
+			unsupported("temporary tables");
+		if (list_member_oid(def->sources, rte->relid))
+			unsupported("a table joined with itself");
+		def->rte_relid[rtindex - 1] = rte->relid;
+		def->sources = lappend_oid(def->sources, rte->relid);
+	}
+	else if (IsA(item, JoinExpr))
+	{
+		JoinExpr   *join = (JoinExpr *) item;
+
+		if (join->jointype != JOIN_INNER)
+			unsupported("outer joins");
+		collect_from(def, join->larg, quals);
+		collect_from(def, join->rarg, quals);
+		if (join->quals != NULL)
+			*quals = lappend(*quals, join->quals);
+	}
+	else
+		unsupported("this FROM clause");
 }
 
 static bool
@@ -217,6 +279,7 @@ take_bucket(CaggDefinition *def, Node *expr)
 	def->time_column_sql = deparse(def, (Node *) var);
 	def->time_type = var->vartype;
 	def->time_not_null = false;
+	def->source = def->rte_relid[var->varno - 1];
 	{
 		HeapTuple	tuple = SearchSysCacheAttNum(def->source, var->varattno);
 
@@ -254,7 +317,6 @@ CaggDefinition *
 cagg_define(Query *query)
 {
 	CaggDefinition *def = palloc0(sizeof(CaggDefinition));
-	RangeTblEntry *rte;
 	ListCell   *lc;
 	List	   *aggrefs = NIL;
 	int			i;
@@ -288,29 +350,35 @@ cagg_define(Query *query)
 				 errmsg("a continuous aggregate needs a GROUP BY with a time bucket"),
 				 errhint("Group by time_bucket(width, time_column) or date_trunc(unit, time_column).")));
 
-	/* the source: one table, read without joins */
-	if (list_length(query->jointree->fromlist) != 1 ||
-		!IsA(linitial(query->jointree->fromlist), RangeTblRef))
-		unsupported("joins yet: the query must read one table");
-	rte = rt_fetch(linitial_node(RangeTblRef, query->jointree->fromlist)->rtindex, query->rtable);
-	if (rte->rtekind != RTE_RELATION ||
-		(rte->relkind != RELKIND_RELATION && rte->relkind != RELKIND_PARTITIONED_TABLE))
-		unsupported("sources other than a table or a hypertable");
-	if (list_length(query->rtable) != 1)
-		unsupported("joins yet: the query must read one table");
-	if (!rte->inh)
-		unsupported("FROM ONLY");
-	if (rte->tablesample != NULL)
-		unsupported("TABLESAMPLE");
-	def->source = rte->relid;
-	def->source_sql = quote_qualified_identifier(get_namespace_name(get_rel_namespace(rte->relid)),
-												 get_rel_name(rte->relid));
-	if (get_rel_persistence(rte->relid) == RELPERSISTENCE_TEMP)
-		unsupported("temporary tables");
-	if (query->jointree->quals != NULL)
+	/* the tables, inner-joined, and all conditions as one WHERE clause */
+	def->nrtes = list_length(query->rtable);
+	def->rte_relid = palloc0(sizeof(Oid) * def->nrtes);
 	{
-		check_immutable(query->jointree->quals, "WHERE clause");
-		def->where_sql = deparse(def, query->jointree->quals);
+		List	   *quals = NIL;
+		PlannedStmt *names = makeNode(PlannedStmt);
+		List	   *rtable_names = NIL;
+
+		foreach(lc, query->jointree->fromlist)
+			collect_from(def, lfirst(lc), &quals);
+		if (query->jointree->quals != NULL)
+			quals = lappend(quals, query->jointree->quals);
+		/* columns of a JOIN ... USING are columns of its tables */
+		query->targetList = (List *) flatten_join_alias_vars(query, (Node *) query->targetList);
+		query->havingQual = flatten_join_alias_vars(query, query->havingQual);
+		if (quals != NIL)
+		{
+			Node	   *where = flatten_join_alias_vars(query, (Node *) make_ands_explicit(quals));
+
+			check_immutable(where, "WHERE clause");
+			def->where_quals = where;
+		}
+		for (int rt = 1; rt <= def->nrtes; rt++)
+			rtable_names = lappend(rtable_names, OidIsValid(def->rte_relid[rt - 1]) ?
+								   psprintf("r%d", rt) : NULL);
+		names->rtable = query->rtable;
+		def->dpcontext = deparse_context_for_plan_tree(names, rtable_names);
+		if (def->where_quals != NULL)
+			def->where_sql = deparse(def, def->where_quals);
 	}
 
 	/* the groups */

@@ -30,9 +30,9 @@ typedef struct CaggAggregate
 {
 	Aggref	   *aggref;			/* in CaggDefinition.query */
 	CaggAggKind kind;
-	char	   *arg_sql;		/* its argument over alias src (not for count(*)) */
+	char	   *arg_sql;		/* its argument (not for count(*)) */
 	char	   *filter_sql;		/* " FILTER (WHERE ...)" or "" */
-	char	   *whole_sql;		/* the whole aggregate over alias src */
+	char	   *whole_sql;		/* the whole aggregate */
 	char	   *result_type;	/* SQL type of the aggregate's result */
 	char	   *state_type;		/* SQL type of s or m */
 	char	   *sum_arg_sql;	/* what s sums: the argument, cast for avg of float4 */
@@ -41,15 +41,19 @@ typedef struct CaggAggregate
 typedef struct CaggDefinition
 {
 	Query	   *query;			/* the defining query (a copy, owned here) */
-	Oid			source;			/* the one table it reads */
-	char	   *source_sql;		/* its qualified name */
-	char	   *where_sql;		/* its WHERE over alias src, or NULL */
+	int			nrtes;
+	Oid		   *rte_relid;		/* by range table index - 1: the table, or 0 */
+	List	   *sources;		/* Oids of the tables it reads, each once */
+	Oid			source;			/* the one whose time column is bucketed */
+	List	   *dpcontext;		/* deparses with table n as alias rn */
+	Node	   *where_quals;	/* join conditions and WHERE, or NULL */
+	char	   *where_sql;		/* the same, deparsed */
 	int			ngroups;
 	List	   *group_exprs;	/* Expr * of each GROUP BY item, in order */
-	char	  **group_sql;		/* each over alias src */
+	char	  **group_sql;		/* each, deparsed */
 	char	  **group_type;		/* each one's SQL type */
 	int			bucket;			/* index of the time bucket among the groups */
-	char	   *time_column_sql;	/* src.<time column> */
+	char	   *time_column_sql;	/* r<n>.<time column> */
 	Oid			time_type;
 	bool		time_not_null;
 	char	   *bucket_type;	/* SQL type of the bucket */
@@ -63,6 +67,20 @@ typedef struct CaggDefinition
 /* Checks the defining query and takes it apart; errors name what is unsupported. */
 extern CaggDefinition *cagg_define(Query *query);
 
+/*
+ * The FROM list of the defining query, each table as alias r<n>; the table
+ * replaced (if valid) reads the transition table of that name instead.
+ */
+extern char *cagg_from_clause(CaggDefinition *def, Oid replaced, const char *transition);
+
+/* What a statement on one source table appends. */
+typedef struct CaggCapture
+{
+	Oid			relid;
+	char	   *capture_new;	/* run with transition table tally_new_rows */
+	char	   *capture_old;	/* run with transition table tally_old_rows */
+} CaggCapture;
+
 /* The SQL of a continuous aggregate with identifier id. */
 typedef struct CaggSql
 {
@@ -74,9 +92,8 @@ typedef struct CaggSql
 	char	   *realtime_body;	/* body of the final view in each mode */
 	char	   *materialized_body;
 	char	   *initial_load;	/* fills the materialization from the source */
-	char	   *capture_new;	/* run with transition table tally_new_rows */
-	char	   *capture_old;	/* run with transition table tally_old_rows */
-	char	   *capture_truncate;
+	List	   *captures;		/* CaggCapture * of each source table */
+	char	   *capture_truncate;	/* after TRUNCATE of any of them */
 	List	   *refresh;		/* statements of a refresh, $1/$2 the window */
 	char	   *invalidate_all; /* marks every source group stale (WITH NO DATA) */
 } CaggSql;

@@ -73,7 +73,7 @@ append_states(StringInfo buf, CaggDefinition *def, const char *prefix, bool nega
 }
 
 /*
- * SELECT g..., states..., count(*) AS _rows FROM <from> src [WHERE ...]
+ * SELECT g..., states..., count(*) AS _rows FROM <from> [WHERE ...]
  * GROUP BY g...: the states of the rows of <from>, by group.
  */
 static char *
@@ -112,7 +112,7 @@ partial_query(CaggDefinition *def, const char *from, const char *extra_where)
 				break;
 		}
 	}
-	appendStringInfo(&buf, ", count(*) AS _rows FROM %s src", from);
+	appendStringInfo(&buf, ", count(*) AS _rows FROM %s", from);
 	if (def->where_sql || extra_where)
 		appendStringInfo(&buf, " WHERE %s%s%s",
 						 def->where_sql ? psprintf("(%s)", def->where_sql) : "",
@@ -124,7 +124,7 @@ partial_query(CaggDefinition *def, const char *from, const char *extra_where)
 	return buf.data;
 }
 
-/* the groups of the rows of <from>: SELECT g... FROM <from> src ... GROUP BY g... */
+/* the groups of the rows of <from>: SELECT g... FROM <from> ... GROUP BY g... */
 static char *
 group_query(CaggDefinition *def, const char *from)
 {
@@ -134,7 +134,7 @@ group_query(CaggDefinition *def, const char *from)
 	appendStringInfoString(&buf, "SELECT ");
 	for (int j = 0; j < def->ngroups; j++)
 		appendStringInfo(&buf, "%s%s", j > 0 ? ", " : "", def->group_sql[j]);
-	appendStringInfo(&buf, " FROM %s src", from);
+	appendStringInfo(&buf, " FROM %s", from);
 	if (def->where_sql)
 		appendStringInfo(&buf, " WHERE %s", def->where_sql);
 	appendStringInfoString(&buf, " GROUP BY ");
@@ -337,6 +337,8 @@ cagg_sql(CaggDefinition *def, int id)
 	CaggSql    *sql = palloc0(sizeof(CaggSql));
 	StringInfoData buf;
 	char	   *groups;
+	char	   *sources;
+	ListCell   *lc;
 
 	sql->mat_table = psprintf("_tally_internal._materialized_%d", id);
 	sql->delta_table = psprintf("_tally_internal._delta_%d", id);
@@ -367,46 +369,59 @@ cagg_sql(CaggDefinition *def, int id)
 		sql->create_tables = lappend(sql->create_tables,
 									 psprintf("CREATE INDEX ON %s (g%d)", sql->delta_table, def->bucket));
 
+	sources = cagg_from_clause(def, InvalidOid, NULL);
 	sql->initial_load = psprintf("INSERT INTO %s %s", sql->mat_table,
-								 partial_query(def, def->source_sql, NULL));
+								 partial_query(def, sources, NULL));
 	sql->invalidate_all = psprintf("INSERT INTO %s %s", sql->inval_table,
-								   group_query(def, def->source_sql));
+								   group_query(def, sources));
 
-	/* capture */
-	if (def->delta_mode)
+	/* capture: per table, the query with that table read from a transition table */
+	foreach(lc, def->sources)
 	{
-		sql->capture_new = psprintf("INSERT INTO %s %s", sql->delta_table,
-									partial_query(def, "tally_new_rows", NULL));
-		if (def->has_min_max)
-			sql->capture_old = psprintf("INSERT INTO %s %s", sql->inval_table,
-										group_query(def, "tally_old_rows"));
+		CaggCapture *capture = palloc0(sizeof(CaggCapture));
+		Oid			relid = lfirst_oid(lc);
+		char	   *new_rows = cagg_from_clause(def, relid, "tally_new_rows");
+		char	   *old_rows = cagg_from_clause(def, relid, "tally_old_rows");
+
+		capture->relid = relid;
+		if (def->delta_mode)
+		{
+			capture->capture_new = psprintf("INSERT INTO %s %s", sql->delta_table,
+											partial_query(def, new_rows, NULL));
+			if (def->has_min_max)
+				capture->capture_old = psprintf("INSERT INTO %s %s", sql->inval_table,
+												group_query(def, old_rows));
+			else
+			{
+				resetStringInfo(&buf);
+				appendStringInfo(&buf, "INSERT INTO %s SELECT %s", sql->delta_table, groups);
+				append_states(&buf, def, "", true);
+				appendStringInfo(&buf, ", -_rows FROM (%s) p", partial_query(def, old_rows, NULL));
+				capture->capture_old = pstrdup(buf.data);
+			}
+		}
 		else
 		{
-			resetStringInfo(&buf);
-			appendStringInfo(&buf, "INSERT INTO %s SELECT %s", sql->delta_table, groups);
-			append_states(&buf, def, "", true);
-			appendStringInfo(&buf, ", -_rows FROM (%s) p", partial_query(def, "tally_old_rows", NULL));
-			sql->capture_old = pstrdup(buf.data);
+			capture->capture_new = psprintf("INSERT INTO %s %s", sql->inval_table,
+											group_query(def, new_rows));
+			capture->capture_old = psprintf("INSERT INTO %s %s", sql->inval_table,
+											group_query(def, old_rows));
 		}
+		sql->captures = lappend(sql->captures, capture);
+	}
+	if (def->delta_mode)
 		sql->capture_truncate = psprintf("INSERT INTO %s SELECT %s FROM %s UNION SELECT %s FROM %s",
 										 sql->inval_table, groups, sql->mat_table, groups,
 										 sql->delta_table);
-	}
 	else
-	{
-		sql->capture_new = psprintf("INSERT INTO %s %s", sql->inval_table,
-									group_query(def, "tally_new_rows"));
-		sql->capture_old = psprintf("INSERT INTO %s %s", sql->inval_table,
-									group_query(def, "tally_old_rows"));
 		sql->capture_truncate = psprintf("INSERT INTO %s SELECT %s FROM %s", sql->inval_table,
 										 groups, sql->mat_table);
-	}
 
 	/* the final view: materialized rows, with or without what is pending */
 	sql->materialized_body = finalized(def, psprintf("%s m", sql->mat_table));
 	{
 		StringInfoData combined;
-		char	   *recomputed = partial_query(def, def->source_sql,
+		char	   *recomputed = partial_query(def, sources,
 											   invalidated_rows(def, sql->inval_table, NULL));
 
 		initStringInfo(&combined);
@@ -448,7 +463,7 @@ cagg_sql(CaggDefinition *def, int id)
 										group_match(def, "i", "d", false)));
 	sql->refresh = lappend(sql->refresh,
 						   psprintf("INSERT INTO %s %s", sql->mat_table,
-									partial_query(def, def->source_sql,
+									partial_query(def, sources,
 												  invalidated_rows(def, sql->inval_table,
 																   in_window(def, "i")))));
 	sql->refresh = lappend(sql->refresh, psprintf("DELETE FROM %s i WHERE %s", sql->inval_table,
@@ -511,10 +526,17 @@ replace_mutator(Node *node, ReplaceContext *context)
 		elog(ERROR, "aggregate not found among those of the continuous aggregate");
 	}
 	if (IsA(node, Var))
+	{
+		Var		   *var = (Var *) node;
+		Oid			relid = var->varno >= 1 && var->varno <= def->nrtes ?
+			def->rte_relid[var->varno - 1] : InvalidOid;
+
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("column \"%s\" of a continuous aggregate must be in its GROUP BY or in an aggregate",
-						get_attname(def->source, ((Var *) node)->varattno, false))));
+						OidIsValid(relid) && var->varattno > 0 ?
+						get_attname(relid, var->varattno, false) : "?")));
+	}
 	return expression_tree_mutator(node, replace_mutator, context);
 }
 

@@ -135,6 +135,31 @@ CALL refresh_continuous_aggregate('staff_weeks', NULL, NULL);
 SELECT differences('TABLE staff_weeks', :'weeks_query');
 SELECT differences('SELECT * FROM _tally_internal._final_3', 'SELECT g0, g1, a0, a1, a2, a3, a4, a5, a6 FROM _tally_internal._materialized_3');
 
+-- joined to a dimension: a staff member moved to another team shows at once
+CREATE TABLE staff (id integer PRIMARY KEY, team text NOT NULL);
+INSERT INTO staff VALUES (1, 'audit'), (2, 'audit'), (3, 'tax'), (4, 'tax');
+CREATE MATERIALIZED VIEW team_months WITH (tally.continuous) AS
+SELECT time_bucket('1 month', e.started_at) AS month, s.team, count(*) AS entries, sum(e.minutes) AS minutes
+  FROM time_entries e JOIN staff s ON s.id = e.staff_id
+ WHERE e.billable
+ GROUP BY 1, 2;
+\set team_query 'SELECT time_bucket(''1 month'', e.started_at), s.team, count(*), sum(e.minutes) FROM time_entries e JOIN staff s ON s.id = e.staff_id WHERE e.billable GROUP BY 1, 2'
+SELECT differences('TABLE team_months', :'team_query');
+UPDATE staff SET team = 'advisory' WHERE id = 2;
+SELECT differences('TABLE team_months', :'team_query');
+SELECT team, sum(entries) AS entries FROM team_months GROUP BY team ORDER BY team;
+DELETE FROM staff WHERE id = 4;
+INSERT INTO time_entries VALUES (9001, 3, 1, '2024-02-02 10:00', 30, true, 55);
+SELECT differences('TABLE team_months', :'team_query');
+CALL refresh_continuous_aggregate('team_months', NULL, NULL);
+INSERT INTO staff VALUES (4, 'tax');
+SELECT differences('TABLE team_months', :'team_query');
+TRUNCATE staff;
+SELECT count(*) AS months_without_staff FROM team_months;
+INSERT INTO staff VALUES (1, 'audit'), (2, 'advisory'), (3, 'tax'), (4, 'tax');
+CALL refresh_continuous_aggregate('team_months', NULL, NULL);
+SELECT differences('TABLE team_months', :'team_query');
+
 -- a seeded random walk: after every step the view is its query, and after
 -- every refresh the materialization alone is too
 CREATE FUNCTION random_walk(seed double precision, steps integer) RETURNS text LANGUAGE plpgsql AS $$
@@ -162,14 +187,19 @@ BEGIN
                  WHERE id % 41 = floor(random() * 41);
             WHEN op = 6 THEN
                 DELETE FROM time_entries WHERE id % 43 = floor(random() * 43);
-            WHEN op = 7 THEN
+            WHEN op = 7 AND random() < 0.5 THEN
                 INSERT INTO time_entries VALUES (20000 + step, 2, 1, '2023-01-01'::timestamptz + random() * interval '30 days', 45, true, 60);
+            WHEN op = 7 THEN
+                UPDATE staff SET team = (ARRAY['audit', 'tax', 'advisory'])[1 + floor(random() * 3)]
+                 WHERE id = 1 + floor(random() * 4);
             ELSE
                 CALL refresh_continuous_aggregate('staff_days', NULL, '2024-01-01'::timestamptz + random() * interval '120 days');
                 CALL refresh_continuous_aggregate('staff_weeks', '2024-01-01'::timestamptz + random() * interval '60 days', NULL);
+                CALL refresh_continuous_aggregate('team_months', NULL, NULL);
         END CASE;
         d := differences('TABLE staff_days', current_setting('tally_test.staff_query'))
-           + differences('TABLE staff_weeks', current_setting('tally_test.weeks_query'));
+           + differences('TABLE staff_weeks', current_setting('tally_test.weeks_query'))
+           + differences('TABLE team_months', current_setting('tally_test.team_query'));
         IF d <> 0 THEN
             RETURN format('seed %s: %s differences after step %s (operation %s)', seed, d, step, op);
         END IF;
@@ -184,7 +214,8 @@ BEGIN
     RETURN format('seed %s: %s steps, no difference', seed, steps);
 END $$;
 SELECT set_config('tally_test.staff_query', :'staff_query', false) IS NOT NULL AS set,
-       set_config('tally_test.weeks_query', :'weeks_query', false) IS NOT NULL AS set;
+       set_config('tally_test.weeks_query', :'weeks_query', false) IS NOT NULL AS set,
+       set_config('tally_test.team_query', :'team_query', false) IS NOT NULL AS set;
 SELECT random_walk(0.42, 400);
 SELECT random_walk(-0.17, 400);
 
@@ -199,7 +230,11 @@ CREATE MATERIALIZED VIEW bad WITH (tally.continuous) AS SELECT staff_id, count(*
 CREATE MATERIALIZED VIEW bad WITH (tally.continuous) AS
     SELECT time_bucket('1 day', started_at), count(*) FROM time_entries WHERE started_at > now() - interval '1 day' GROUP BY 1;
 CREATE MATERIALIZED VIEW bad WITH (tally.continuous) AS
-    SELECT time_bucket('1 day', started_at), count(*) FROM time_entries e JOIN clients c ON c.id = e.client_id GROUP BY 1;
+    SELECT time_bucket('1 day', started_at), count(*) FROM time_entries e LEFT JOIN clients c ON c.id = e.client_id GROUP BY 1;
+CREATE MATERIALIZED VIEW bad WITH (tally.continuous) AS
+    SELECT time_bucket('1 day', a.started_at), count(*) FROM time_entries a JOIN time_entries b USING (id) GROUP BY 1;
+CREATE MATERIALIZED VIEW bad WITH (tally.continuous) AS
+    SELECT time_bucket('1 day', started_at), count(*) FROM time_entries, LATERAL (SELECT 1) x GROUP BY 1;
 CREATE MATERIALIZED VIEW bad WITH (tally.continuous) AS
     SELECT time_bucket('1 day', started_at), count(*) OVER () FROM time_entries GROUP BY 1;
 CREATE MATERIALIZED VIEW bad WITH (tally.continuous) AS
@@ -214,7 +249,7 @@ CALL refresh_continuous_aggregate('staff_days', '2024-02-01'::timestamptz, '2024
 CALL refresh_continuous_aggregate('staff_days', 5, NULL);
 REFRESH MATERIALIZED VIEW staff_days;
 SELECT count(*) AS catalog_rows FROM _tally_catalog.continuous_agg;
-SELECT count(*) AS objects_of_two_aggregates FROM pg_class
+SELECT count(*) AS objects_of_three_aggregates FROM pg_class
  WHERE relnamespace = '_tally_internal'::regnamespace AND relname ~ '^_(materialized|delta|invalidated|final)_[0-9]+$';
 
 -- only the table's owner makes one; only its owner refreshes or drops it
