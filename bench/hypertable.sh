@@ -26,7 +26,6 @@ REPS=${REPS:-5}
 QUERY_REPS=${QUERY_REPS:-5}
 DATA_ORDER=${DATA_ORDER:-time}
 PORT=${PORT:-54400}
-bench_user=${TALLY_TEST_USER:-tallytest}
 
 case $DATA_ORDER in time | random) ;; *) echo "DATA_ORDER must be time or random" >&2; exit 2 ;; esac
 [[ $ROWS =~ ^[1-9][0-9]*$ && $REPS =~ ^[1-9][0-9]*$ && $QUERY_REPS =~ ^[1-9][0-9]*$ ]] || {
@@ -35,109 +34,17 @@ case $DATA_ORDER in time | random) ;; *) echo "DATA_ORDER must be time or random
 }
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-
-work=$(mktemp -d /tmp/tally-bench.XXXXXX)
-chmod 755 "$work"
-as_user=()
-cleanup() {
-	local rc=$?
-	if [ -f "$work/data/postmaster.pid" ]; then
-		# the server we started, by its pid
-		kill -9 "$(head -1 "$work/data/postmaster.pid")" 2>/dev/null || true
-	fi
-	if [ "$rc" -ne 0 ] && [ -f "$work/server.log" ]; then
-		echo "--- last lines of the server log" >&2
-		tail -20 "$work/server.log" >&2
-	fi
-	if [ "${TALLY_KEEP:-0}" = 1 ]; then
-		echo "bench: kept $work" >&2
-	else
-		rm -rf "$work"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-log() { echo "bench: $*" >&2; }
-
-log "building the extension and a private installation in $work"
-make -s -C "$top/ext" >/dev/null
-bindir=$("$top/scripts/private-install" "$work/install")
-cp "$top/bench/hypertable_helpers.sql" "$work/"
-
-if [ "$(id -u)" -eq 0 ]; then
-	if ! id "$bench_user" >/dev/null 2>&1; then
-		useradd --system --no-create-home --shell /usr/sbin/nologin "$bench_user"
-	fi
-	chown -R "$bench_user" "$work"
-	as_user=(runuser -u "$bench_user" --)
-fi
-
-run() {
-	(cd "$work" && "${as_user[@]}" env PATH="$bindir:$PATH" PGHOST="$work" PGPORT="$PORT" \
-		PGDATABASE=bench PGOPTIONS='-c client_min_messages=warning' TZ=UTC LC_ALL=C.UTF-8 "$@")
-}
-sql() { run psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
-
-# timed STATEMENT...: runs the statements in one session with \timing and
-# prints their output; each statement's time is a line "Time: N ms".
-# Statements are given without their closing semicolon.
-timed() { { echo '\timing on'; printf '%s;\n' "$@"; } | sql -f -; }
-seconds_of() { awk '/^Time: / {printf "%.6f\n", $2 / 1000}'; }
-ms_of() { awk '/^Time: / {printf "%.3f\n", $2}'; }
-rows_of() { grep -v '^Time: ' || true; }
-
-median() {
-	printf '%s\n' "$@" | sort -g |
-		awk '{a[NR] = $1} END {if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2}'
-}
-calc() { awk "BEGIN {printf \"$1\", $2}"; }
-figure() { printf '%-28s %s\n' "$1" "$2"; }
-
-# -- the cluster ------------------------------------------------------------
-
-log "starting a cluster on $work (port $PORT)"
-run initdb -D "$work/data" -A trust -E UTF8 --no-locale --no-sync >"$work/initdb.log" 2>&1 || {
-	cat "$work/initdb.log" >&2
-	exit 1
-}
-cat >>"$work/data/postgresql.conf" <<EOF
-# bench/hypertable.sh
-listen_addresses = ''
-unix_socket_directories = '$work'
-port = $PORT
-shared_preload_libraries = 'tally'
-shared_buffers = 2GB
-max_wal_size = 8GB
-checkpoint_timeout = 30min
-# both off so that no background job lands in one side's timing; the
-# benchmark runs VACUUM ANALYZE itself.  JIT off: its compile time would
-# only be paid by the large plain-table plans.
-autovacuum = off
-jit = off
-EOF
-run pg_ctl -D "$work/data" -l "$work/server.log" -w start >/dev/null
-run createdb bench
-sql -c 'CREATE EXTENSION tally' -f "$work/hypertable_helpers.sql"
+# shellcheck source=bench/lib.sh
+. "$top/bench/lib.sh"
+bench_start hypertable_helpers.sql
 
 # -- the data, once ---------------------------------------------------------
 
 t_end=$(sql -c "SELECT date_trunc('second', now())")
 t_start=$(sql -c "SELECT '$t_end'::timestamptz - interval '3 years'")
 data=$work/time_entries.tsv
-order_by="i"
-[ "$DATA_ORDER" = random ] && order_by="md5(i::text)"
 log "generating $ROWS rows into $data ($DATA_ORDER order)"
-# rows evenly spaced over [t_start, t_end)
-sql -c "COPY (
-    SELECT i, 1 + (i * 7919) % 200, 1 + (i * 104729) % 5000, 1 + (i * 31337) % 20000,
-           '$t_start'::timestamptz
-             + (i - 1) * (('$t_end'::timestamptz - '$t_start'::timestamptz) / $ROWS),
-           5 + (i * 13) % 476, i % 5 <> 0, (60 + (i * 17) % 190)::numeric(10,2),
-           'entry ' || i % 997
-      FROM generate_series(1, $ROWS::bigint) AS i
-     ORDER BY $order_by) TO '$data'"
-cat "$data" >/dev/null # into the page cache, so that no load reads it cold
+time_entries_file "$ROWS" "$DATA_ORDER" "$t_start" "$t_end" "$data"
 data_mb=$(calc '%.0f' "$(stat -c %s "$data") / 1048576")
 
 # -- 1. COPY ----------------------------------------------------------------

@@ -20,8 +20,13 @@ CREATE TABLE _tally_catalog.continuous_agg (
     materialized_body   text NOT NULL,
     -- run by the capture trigger after TRUNCATE of any source table
     capture_truncate    text NOT NULL,
-    -- the statements of a refresh of the buckets in [$1, $2)
-    refresh             text[] NOT NULL
+    -- a refresh of the buckets in [$1, $2): the lock, then the statements
+    -- of invalidated groups and of deltas, each when its probe finds work
+    refresh_lock        text NOT NULL,
+    refresh_invalidated_probe text NOT NULL,
+    refresh_invalidated text[] NOT NULL,
+    refresh_deltas_probe text,
+    refresh_deltas      text[] NOT NULL
 );
 -- The tables a continuous aggregate reads (its source and the tables joined
 -- to it), and what a statement on each appends: run by the capture trigger
@@ -83,6 +88,7 @@ DECLARE
     window_start text;
     window_end text;
     ordered boolean;
+    work boolean;
     stmt text;
 BEGIN
     SELECT * INTO c FROM _tally_catalog.continuous_agg WHERE user_view = cagg;
@@ -105,9 +111,21 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
     END IF;
-    FOREACH stmt IN ARRAY c.refresh LOOP
-        EXECUTE stmt USING window_start, window_end;
-    END LOOP;
+    EXECUTE c.refresh_lock;
+    EXECUTE c.refresh_invalidated_probe USING window_start, window_end INTO work;
+    IF work THEN
+        FOREACH stmt IN ARRAY c.refresh_invalidated LOOP
+            EXECUTE stmt USING window_start, window_end;
+        END LOOP;
+    END IF;
+    IF c.refresh_deltas_probe IS NOT NULL THEN
+        EXECUTE c.refresh_deltas_probe USING window_start, window_end INTO work;
+        IF work THEN
+            FOREACH stmt IN ARRAY c.refresh_deltas LOOP
+                EXECUTE stmt USING window_start, window_end;
+            END LOOP;
+        END IF;
+    END IF;
 END
 $$;
 
@@ -141,6 +159,7 @@ BEGIN
     IF EXISTS (SELECT FROM pg_class WHERE oid = c.final_view) THEN
         EXECUTE format('DROP VIEW %s', c.final_view);
     END IF;
+    EXECUTE format('DROP FUNCTION IF EXISTS _tally_internal.%I()', format('_pending_%s', c.id));
     FOREACH rel IN ARRAY ARRAY[c.mat_table, c.delta_table, c.inval_table] LOOP
         IF EXISTS (SELECT FROM pg_class WHERE oid = rel) THEN
             EXECUTE format('DROP TABLE %s', rel);

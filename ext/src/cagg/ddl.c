@@ -14,7 +14,9 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/dependency.h"
 #include "catalog/namespace.h"
+#include "catalog/objectaddress.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
@@ -39,7 +41,7 @@
 PG_FUNCTION_INFO_V1(tally_cagg_capture);
 PG_FUNCTION_INFO_V1(tally_refresh_continuous_aggregate);
 
-#define CATALOG_FIELDS 15
+#define CATALOG_FIELDS 19
 
 /* -- running SQL ---------------------------------------------------------- */
 
@@ -271,6 +273,9 @@ create_cagg(CreateTableAsStmt *stmt, CaggOptions opts)
 	/* the tables and the final view, made by the extension's owner, given to the user */
 	foreach(lc, sql->create_tables)
 		exec_as(owner, lfirst(lc), false);
+	exec_as(owner, sql->create_pending_function, false);
+	exec_as(owner, psprintf("ALTER FUNCTION %s() OWNER TO %s", sql->pending_function, quoted_role(user)),
+			false);
 	exec_as(owner, psprintf("CREATE VIEW %s AS %s", sql->final_view,
 							opts.materialized_only ? sql->materialized_body : sql->realtime_body),
 			false);
@@ -280,6 +285,17 @@ create_cagg(CreateTableAsStmt *stmt, CaggOptions opts)
 		exec_as(owner, psprintf("ALTER TABLE %s OWNER TO %s", sql->delta_table, quoted_role(user)), false);
 	exec_as(owner, psprintf("ALTER VIEW %s OWNER TO %s", sql->final_view, quoted_role(user)), false);
 	final_view = relation_oid(sql->final_view);
+	/* the final view reads its sources through a function: say so to DROP */
+	foreach(lc, def->sources)
+	{
+		ObjectAddress view_address;
+		ObjectAddress source_address;
+
+		ObjectAddressSet(view_address, RelationRelationId, final_view);
+		ObjectAddressSet(source_address, RelationRelationId, lfirst_oid(lc));
+		recordDependencyOn(&view_address, &source_address, DEPENDENCY_NORMAL);
+	}
+	CommandCounterIncrement();
 
 	/* the user's view, made by the user */
 	initStringInfo(&columns);
@@ -322,7 +338,11 @@ create_cagg(CreateTableAsStmt *stmt, CaggOptions opts)
 			sql->realtime_body,
 			sql->materialized_body,
 			sql->capture_truncate,
-			text_array_literal(sql->refresh)
+			sql->refresh_lock,
+			sql->refresh_invalidated_probe,
+			text_array_literal(sql->refresh_invalidated),
+			sql->refresh_deltas_probe ? sql->refresh_deltas_probe : "",
+			text_array_literal(sql->refresh_deltas)
 		};
 
 		for (int i = 0; i < CATALOG_FIELDS; i++)
@@ -334,10 +354,12 @@ create_cagg(CreateTableAsStmt *stmt, CaggOptions opts)
 						  "INSERT INTO _tally_catalog.continuous_agg (id, user_view, final_view,"
 						  " source, mat_table, delta_table, inval_table, bucket_column, bucket_type,"
 						  " materialized_only, delta_mode, realtime_body, materialized_body,"
-						  " capture_truncate, refresh)"
+						  " capture_truncate, refresh_lock, refresh_invalidated_probe, refresh_invalidated,"
+						  " refresh_deltas_probe, refresh_deltas)"
 						  " VALUES ($1::integer, $2::oid::regclass, $3::oid::regclass, $4::oid::regclass,"
 						  " $5::regclass, nullif($6, '')::regclass, $7::regclass, $8::name,"
-						  " $9::regtype, $10::boolean, $11::boolean, $12, $13, $14, $15::text[])",
+						  " $9::regtype, $10::boolean, $11::boolean, $12, $13, $14, $15, $16, $17::text[],"
+						  " nullif($18, ''), $19::text[])",
 						  CATALOG_FIELDS, argtypes, values);
 		foreach(lc, sql->captures)
 		{

@@ -94,7 +94,14 @@ typedef struct CaggSql
 	char	   *initial_load;	/* fills the materialization from the source */
 	List	   *captures;		/* CaggCapture * of each source table */
 	char	   *capture_truncate;	/* after TRUNCATE of any of them */
-	List	   *refresh;		/* statements of a refresh, $1/$2 the window */
+	char	   *pending_function;	/* what pending changes make of the groups they touched */
+	char	   *create_pending_function;
+	/* a refresh of the buckets in [$1, $2): lock, then each list if its probe finds work */
+	char	   *refresh_lock;
+	char	   *refresh_invalidated_probe;
+	List	   *refresh_invalidated;
+	char	   *refresh_deltas_probe;	/* NULL without deltas */
+	List	   *refresh_deltas;
 	char	   *invalidate_all; /* marks every source group stale (WITH NO DATA) */
 } CaggSql;
 

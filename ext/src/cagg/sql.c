@@ -420,69 +420,104 @@ cagg_sql(CaggDefinition *def, int id)
 	/* the final view: materialized rows, with or without what is pending */
 	sql->materialized_body = finalized(def, psprintf("%s m", sql->mat_table));
 	{
-		StringInfoData combined;
+		StringInfoData q;
 		char	   *recomputed = partial_query(def, sources,
 											   invalidated_rows(def, sql->inval_table, NULL));
+		char	   *pending = def->delta_mode ?
+			psprintf("(EXISTS (SELECT FROM %s) OR EXISTS (SELECT FROM %s))",
+					 sql->inval_table, sql->delta_table) :
+			psprintf("EXISTS (SELECT FROM %s)", sql->inval_table);
+		char	   *mat_rows;
 
-		initStringInfo(&combined);
-		appendStringInfo(&combined, "SELECT %s", groups);
-		append_states(&combined, def, "", false);
-		appendStringInfo(&combined, ", _rows FROM %s m WHERE NOT EXISTS (SELECT FROM %s i WHERE %s)",
-						 sql->mat_table, sql->inval_table, group_match(def, "i", "m", false));
+		/*
+		 * The groups a pending change touched, each once: materialized states
+		 * combined with deltas, or recomputed.  A function, so that reading
+		 * the view plans this part (and its scan of the source) only when
+		 * something is pending; it runs as the aggregate's owner.
+		 */
+		initStringInfo(&q);
 		if (def->delta_mode)
 		{
-			char	   *pending = combined.data;
-
-			initStringInfo(&combined);
-			appendStringInfo(&combined, "SELECT %s", groups);
-			append_combined(&combined, def);
-			appendStringInfo(&combined,
-							 " FROM (%s UNION ALL SELECT %s", pending, groups);
-			append_states(&combined, def, "", false);
-			appendStringInfo(&combined,
-							 ", _rows FROM %s d WHERE NOT EXISTS (SELECT FROM %s i WHERE %s)) u"
-							 " GROUP BY %s HAVING sum(_rows) > 0",
+			appendStringInfo(&q, "SELECT %s", groups);
+			append_combined(&q, def);
+			appendStringInfo(&q, " FROM (SELECT %s", groups);
+			append_states(&q, def, "", false);
+			appendStringInfo(&q, ", _rows FROM %s m WHERE EXISTS (SELECT FROM %s d WHERE %s)"
+							 " AND NOT EXISTS (SELECT FROM %s i WHERE %s) UNION ALL SELECT %s",
+							 sql->mat_table, sql->delta_table, group_match(def, "d", "m", false),
+							 sql->inval_table, group_match(def, "i", "m", false), groups);
+			append_states(&q, def, "", false);
+			appendStringInfo(&q, ", _rows FROM %s d WHERE NOT EXISTS (SELECT FROM %s i WHERE %s)) u"
+							 " GROUP BY %s HAVING sum(_rows) > 0 UNION ALL ",
 							 sql->delta_table, sql->inval_table, group_match(def, "i", "d", false),
 							 groups);
 		}
-		sql->realtime_body = finalized(def, psprintf("(%s UNION ALL %s) c", combined.data, recomputed));
+		appendStringInfoString(&q, recomputed);
+		sql->pending_function = psprintf("_tally_internal._pending_%d", id);
+		sql->create_pending_function =
+			psprintf("CREATE FUNCTION %s() RETURNS SETOF %s LANGUAGE plpgsql STABLE SECURITY DEFINER"
+					 " SET search_path = pg_catalog, pg_temp AS %s",
+					 sql->pending_function, sql->mat_table,
+					 quote_literal_cstr(psprintf("BEGIN RETURN QUERY %s; END", q.data)));
+
+		/* nothing pending: every row as it is; else the untouched rows and the function's */
+		initStringInfo(&q);
+		appendStringInfo(&q, "SELECT %s", groups);
+		append_states(&q, def, "", false);
+		appendStringInfo(&q, ", _rows FROM %s m", sql->mat_table);
+		mat_rows = pstrdup(q.data);
+		resetStringInfo(&q);
+		appendStringInfo(&q, "(%s WHERE NOT %s UNION ALL %s WHERE %s AND NOT EXISTS (SELECT FROM %s i WHERE %s)",
+						 mat_rows, pending, mat_rows, pending, sql->inval_table,
+						 group_match(def, "i", "m", false));
+		if (def->delta_mode)
+			appendStringInfo(&q, " AND NOT EXISTS (SELECT FROM %s d WHERE %s)", sql->delta_table,
+							 group_match(def, "d", "m", false));
+		appendStringInfo(&q, " UNION ALL SELECT * FROM %s() p WHERE %s) c", sql->pending_function, pending);
+		sql->realtime_body = finalized(def, q.data);
 	}
 
-	/* refresh of the buckets in [$1, $2) */
-	sql->refresh = list_make1(psprintf("LOCK TABLE %s%s%s IN EXCLUSIVE MODE", sql->inval_table,
-									   def->delta_mode ? ", " : "",
-									   def->delta_mode ? sql->delta_table : ""));
-	sql->refresh = lappend(sql->refresh,
-						   psprintf("DELETE FROM %s m WHERE EXISTS (SELECT FROM %s i WHERE %s AND %s)",
-									sql->mat_table, sql->inval_table, in_window(def, "i"),
-									group_match(def, "i", "m", false)));
+	/* refresh of the buckets in [$1, $2): invalidated groups, then deltas */
+	sql->refresh_lock = psprintf("LOCK TABLE %s%s%s IN EXCLUSIVE MODE", sql->inval_table,
+								 def->delta_mode ? ", " : "",
+								 def->delta_mode ? sql->delta_table : "");
+	sql->refresh_invalidated_probe = psprintf("SELECT EXISTS (SELECT FROM %s i WHERE %s)",
+											  sql->inval_table, in_window(def, "i"));
+	sql->refresh_invalidated = list_make1(psprintf("DELETE FROM %s m WHERE EXISTS (SELECT FROM %s i WHERE %s AND %s)",
+												   sql->mat_table, sql->inval_table, in_window(def, "i"),
+												   group_match(def, "i", "m", false)));
 	if (def->delta_mode)
-		sql->refresh = lappend(sql->refresh,
-							   psprintf("DELETE FROM %s d WHERE EXISTS (SELECT FROM %s i WHERE %s AND %s)",
-										sql->delta_table, sql->inval_table, in_window(def, "i"),
-										group_match(def, "i", "d", false)));
-	sql->refresh = lappend(sql->refresh,
-						   psprintf("INSERT INTO %s %s", sql->mat_table,
-									partial_query(def, sources,
-												  invalidated_rows(def, sql->inval_table,
-																   in_window(def, "i")))));
-	sql->refresh = lappend(sql->refresh, psprintf("DELETE FROM %s i WHERE %s", sql->inval_table,
-												  in_window(def, "i")));
+		sql->refresh_invalidated = lappend(sql->refresh_invalidated,
+										   psprintf("DELETE FROM %s d WHERE EXISTS (SELECT FROM %s i WHERE %s AND %s)",
+													sql->delta_table, sql->inval_table, in_window(def, "i"),
+													group_match(def, "i", "d", false)));
+	sql->refresh_invalidated = lappend(sql->refresh_invalidated,
+									   psprintf("INSERT INTO %s %s", sql->mat_table,
+												partial_query(def, sources,
+															  invalidated_rows(def, sql->inval_table,
+																			   in_window(def, "i")))));
+	sql->refresh_invalidated = lappend(sql->refresh_invalidated,
+									   psprintf("DELETE FROM %s i WHERE %s", sql->inval_table,
+												in_window(def, "i")));
 	if (def->delta_mode)
 	{
+		sql->refresh_deltas_probe = psprintf("SELECT EXISTS (SELECT FROM %s d WHERE %s)",
+											 sql->delta_table, in_window(def, "d"));
 		resetStringInfo(&buf);
 		appendStringInfo(&buf, "INSERT INTO %s AS m SELECT %s", sql->mat_table, groups);
 		append_combined(&buf, def);
 		appendStringInfo(&buf, " FROM %s d WHERE %s GROUP BY %s ON CONFLICT (%s) DO UPDATE SET %s",
 						 sql->delta_table, in_window(def, "d"), groups, groups,
 						 merge_assignments(def));
-		sql->refresh = lappend(sql->refresh, pstrdup(buf.data));
-		sql->refresh = lappend(sql->refresh,
-							   psprintf("DELETE FROM %s m WHERE %s AND m._rows <= 0",
-										sql->mat_table, in_window(def, "m")));
-		sql->refresh = lappend(sql->refresh,
-							   psprintf("DELETE FROM %s d WHERE %s", sql->delta_table,
-										in_window(def, "d")));
+		sql->refresh_deltas = list_make1(pstrdup(buf.data));
+		sql->refresh_deltas = lappend(sql->refresh_deltas,
+									  psprintf("DELETE FROM %s m WHERE m._rows <= 0 AND EXISTS"
+											   " (SELECT FROM %s d WHERE %s AND %s)",
+											   sql->mat_table, sql->delta_table, in_window(def, "d"),
+											   group_match(def, "d", "m", false)));
+		sql->refresh_deltas = lappend(sql->refresh_deltas,
+									  psprintf("DELETE FROM %s d WHERE %s", sql->delta_table,
+											   in_window(def, "d")));
 	}
 	return sql;
 }
