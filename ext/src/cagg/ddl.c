@@ -38,7 +38,6 @@
 #include "cagg/definition.h"
 #include "forward_args.h"
 
-PG_FUNCTION_INFO_V1(tally_cagg_capture);
 PG_FUNCTION_INFO_V1(tally_refresh_continuous_aggregate);
 
 #define CATALOG_FIELDS 19
@@ -565,7 +564,7 @@ tally_cagg_utility(PlannedStmt *pstmt, const char *query_string, QueryCompletion
 	}
 }
 
-/* -- refresh and capture ----------------------------------------------------- */
+/* -- refresh ------------------------------------------------------------------ */
 
 /* CALL refresh_continuous_aggregate(continuous_aggregate, window_start, window_end) */
 Datum
@@ -587,68 +586,4 @@ tally_refresh_continuous_aggregate(PG_FUNCTION_ARGS)
 		elog(ERROR, "refresh_continuous_aggregate failed");
 	SPI_finish();
 	PG_RETURN_VOID();
-}
-
-/*
- * Statement trigger on the source of continuous aggregate tgargs[0]: runs
- * its capture SQL over the statement's transition tables, as its owner.
- */
-Datum
-tally_cagg_capture(PG_FUNCTION_ARGS)
-{
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	Oid			types[2] = {INT4OID, OIDOID};
-	Datum		values[2];
-	bool		isnull;
-	Oid			owner;
-	Oid			save_userid;
-	int			save_sec_context;
-	char	   *capture_new;
-	char	   *capture_old;
-	char	   *capture_truncate;
-
-	if (!CALLED_AS_TRIGGER(fcinfo) || trigdata->tg_trigger->tgnargs != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("cagg_capture() must be called as tally's trigger")));
-	values[0] = Int32GetDatum(pg_strtoint32(trigdata->tg_trigger->tgargs[0]));
-	values[1] = ObjectIdGetDatum(RelationGetRelid(trigdata->tg_relation));
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT s.capture_new, s.capture_old, a.capture_truncate, c.relowner"
-							  "  FROM _tally_catalog.continuous_agg a"
-							  "  JOIN _tally_catalog.continuous_agg_source s ON s.cagg_id = a.id"
-							  "  JOIN pg_catalog.pg_class c ON c.oid = a.mat_table"
-							  " WHERE a.id = $1 AND s.source = $2",
-							  2, types, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "continuous aggregate lookup failed");
-	if (SPI_processed != 1)
-	{
-		/* on a table that is not its source, or left behind: nothing to do */
-		SPI_finish();
-		return PointerGetDatum(NULL);
-	}
-	capture_new = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	capture_old = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-	capture_truncate = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
-	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
-
-	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
-		elog(ERROR, "could not register transition tables");
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
-		exec_sql(capture_truncate);
-	else
-	{
-		if (trigdata->tg_oldtable != NULL)
-			exec_sql(capture_old);
-		if (trigdata->tg_newtable != NULL)
-			exec_sql(capture_new);
-	}
-	SetUserIdAndSecContext(save_userid, save_sec_context);
-	SPI_finish();
-	return PointerGetDatum(NULL);
 }
