@@ -14,6 +14,7 @@
 
 #include "cagg/cagg.h"
 #include "hypertable/copy.h"
+#include "hypertable/stray_rows.h"
 #include "scheduler/scheduler.h"
 #include "utility.h"
 
@@ -53,6 +54,8 @@ tally_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 	if (tally_cagg_utility(pstmt, queryString, qc))
 		return;
 
+	if (IsA(parsetree, TruncateStmt))
+		tally_hypertable_before_truncate((TruncateStmt *) parsetree);
 	tally_scheduler_before_utility(parsetree);
 	if (prev_process_utility_hook)
 		prev_process_utility_hook(pstmt, queryString, readOnlyTree, context, params,

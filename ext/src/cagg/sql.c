@@ -361,13 +361,9 @@ cagg_sql(CaggDefinition *def, int id)
 	resetStringInfo(&buf);
 	for (int j = 0; j < def->ngroups; j++)
 		appendStringInfo(&buf, "%sg%d %s", j > 0 ? ", " : "", j, def->group_type[j]);
+	/* no indexes: every statement writes these, and refreshes empty them */
 	sql->create_tables = lappend(sql->create_tables,
 								 psprintf("CREATE TABLE %s (%s)", sql->inval_table, buf.data));
-	sql->create_tables = lappend(sql->create_tables,
-								 psprintf("CREATE INDEX ON %s (g%d)", sql->inval_table, def->bucket));
-	if (def->delta_mode)
-		sql->create_tables = lappend(sql->create_tables,
-									 psprintf("CREATE INDEX ON %s (g%d)", sql->delta_table, def->bucket));
 
 	sources = cagg_from_clause(def, InvalidOid, NULL);
 	sql->initial_load = psprintf("INSERT INTO %s %s", sql->mat_table,

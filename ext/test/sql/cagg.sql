@@ -85,7 +85,7 @@ CREATE TABLE time_entries (
     id bigint NOT NULL, staff_id integer, client_id integer, started_at timestamptz NOT NULL,
     minutes integer, billable boolean, rate numeric(10,2)
 );
-SELECT table_name FROM create_hypertable('time_entries', 'started_at', chunk_time_interval => interval '7 days');
+SELECT table_name FROM create_hypertable('time_entries', 'started_at', chunk_time_interval => interval '30 days');
 INSERT INTO time_entries
 SELECT i, 1 + i % 4, CASE WHEN i % 9 = 0 THEN NULL ELSE 1 + i % 3 END,
        '2024-01-01'::timestamptz + i * interval '7 hours', 5 + i % 50, i % 4 <> 0, 50 + i % 7
@@ -160,8 +160,10 @@ INSERT INTO staff VALUES (1, 'audit'), (2, 'advisory'), (3, 'tax'), (4, 'tax');
 CALL refresh_continuous_aggregate('team_months', NULL, NULL);
 SELECT differences('TABLE team_months', :'team_query');
 
--- a seeded random walk: after every step the view is its query, and after
--- every refresh the materialization alone is too
+-- a seeded random walk of inserts, updates that move rows between buckets
+-- and groups, deletes, late rows, staff changing teams, bulk COPY, TRUNCATE
+-- and refreshes: after every step each view is its query; at the end, after
+-- a full refresh, the materialization alone is too.  A failure names its seed.
 CREATE FUNCTION random_walk(seed double precision, steps integer) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     op integer;
@@ -169,7 +171,7 @@ DECLARE
 BEGIN
     PERFORM setseed(seed);
     FOR step IN 1 .. steps LOOP
-        op := floor(random() * 10);
+        op := floor(random() * 12);
         CASE
             WHEN op <= 2 THEN
                 INSERT INTO time_entries
@@ -192,6 +194,10 @@ BEGIN
             WHEN op = 7 THEN
                 UPDATE staff SET team = (ARRAY['audit', 'tax', 'advisory'])[1 + floor(random() * 3)]
                  WHERE id = 1 + floor(random() * 4);
+            WHEN op = 8 THEN
+                EXECUTE format('COPY time_entries FROM %L', current_setting('tally_test.copy_file'));
+            WHEN op = 9 AND random() < 0.1 THEN
+                TRUNCATE time_entries;
             ELSE
                 CALL refresh_continuous_aggregate('staff_days', NULL, '2024-01-01'::timestamptz + random() * interval '120 days');
                 CALL refresh_continuous_aggregate('staff_weeks', '2024-01-01'::timestamptz + random() * interval '60 days', NULL);
@@ -216,10 +222,20 @@ END $$;
 SELECT set_config('tally_test.staff_query', :'staff_query', false) IS NOT NULL AS set,
        set_config('tally_test.weeks_query', :'weeks_query', false) IS NOT NULL AS set,
        set_config('tally_test.team_query', :'team_query', false) IS NOT NULL AS set;
+-- a bulk load, from a file
+SELECT current_setting('data_directory') || '/tally_cagg_test.copy' AS copy_file \gset
+COPY (SELECT 30000 + i, 1 + i % 4, CASE WHEN i % 5 = 0 THEN NULL ELSE 1 + i % 3 END,
+             '2024-01-01'::timestamptz + (i * 7919 % 2880) * interval '1 hour', i % 60, i % 3 <> 0, 40 + i % 30
+        FROM generate_series(1, 60) i) TO :'copy_file';
+SELECT set_config('tally_test.copy_file', :'copy_file', false) IS NOT NULL AS set;
 SELECT random_walk(0.42, 400);
 SELECT random_walk(-0.17, 400);
+SELECT random_walk(0.9, 400);
 
 -- dropping raw chunks keeps the refreshed history
+INSERT INTO time_entries
+SELECT 40000 + i, 1 + i % 4, 1, '2024-01-01'::timestamptz + i * interval '3 hours', 10, true, 50
+  FROM generate_series(0, 110) i;
 CALL refresh_continuous_aggregate('staff_days', NULL, NULL);
 SELECT count(*) AS days_before FROM staff_days WHERE day < '2024-01-15';
 SELECT count(*) > 0 AS dropped FROM drop_chunks('time_entries', older_than => '2024-01-15'::timestamptz);

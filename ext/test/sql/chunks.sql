@@ -109,6 +109,18 @@ SELECT count(*) AS chunks_before FROM show_chunks('entries');
 DROP TABLE _tally_internal._hyper_1_3_chunk;
 SELECT count(*) AS chunks_after FROM show_chunks('entries');
 
+-- a row waiting in the default partition, then TRUNCATE in the same
+-- transaction: the row is moved first (PostgreSQL refuses to truncate a table
+-- with pending trigger events), then everything is emptied
+BEGIN;
+INSERT INTO entries VALUES ('2023-06-01 10:00', 1000);
+SAVEPOINT before_truncate;
+TRUNCATE entries;
+SELECT count(*) AS rows_left FROM entries;
+ROLLBACK TO SAVEPOINT before_truncate;
+SELECT count(*) AS waiting_in_default FROM ONLY _tally_internal._hyper_1_default;
+ROLLBACK;
+
 DROP SCHEMA public CASCADE;
 CREATE SCHEMA public;
 GRANT USAGE ON SCHEMA public TO PUBLIC;
