@@ -145,6 +145,18 @@ classify(Aggref *aggref)
 		return CAGG_SUM;
 	if (strcmp(name, "avg") == 0 && is_numeric_type(argtype))
 		return CAGG_AVG;
+	/*
+	 * numeric arithmetic on the sums reproduces these exactly when every
+	 * input has the same scale (integers, numeric(p, s)); float8's
+	 * accumulation it would not
+	 */
+	if ((strcmp(name, "stddev") == 0 || strcmp(name, "stddev_samp") == 0 ||
+		 strcmp(name, "stddev_pop") == 0 || strcmp(name, "variance") == 0 ||
+		 strcmp(name, "var_samp") == 0 || strcmp(name, "var_pop") == 0) &&
+		(argtype == INT2OID || argtype == INT4OID || argtype == INT8OID ||
+		 (argtype == NUMERICOID &&
+		  exprTypmod((Node *) linitial_node(TargetEntry, aggref->args)->expr) >= 0)))
+		return CAGG_VARIANCE;
 	if (strcmp(name, "min") == 0 && OidIsValid(argtype))
 		return CAGG_MIN;
 	if (strcmp(name, "max") == 0 && OidIsValid(argtype))
@@ -201,6 +213,16 @@ describe_aggregate(CaggDefinition *def, Aggref *aggref)
 			{
 				agg->state_type = (argtype == INT2OID || argtype == INT4OID) ? "bigint" : "numeric";
 				agg->sum_arg_sql = agg->arg_sql;
+			}
+			break;
+		case CAGG_VARIANCE:
+			{
+				char	   *name = get_func_name(aggref->aggfnoid);
+
+				agg->state_type = "numeric";
+				agg->sum_arg_sql = psprintf("(%s)::numeric", agg->arg_sql);
+				agg->population = strcmp(name, "stddev_pop") == 0 || strcmp(name, "var_pop") == 0;
+				agg->root = strncmp(name, "stddev", 6) == 0;
 			}
 			break;
 		case CAGG_MIN:

@@ -21,6 +21,7 @@ typedef enum CaggAggKind
 	CAGG_COUNT,					/* state c: count */
 	CAGG_SUM,					/* states s: sum, n: count of inputs */
 	CAGG_AVG,					/* states s: sum, n: count of inputs */
+	CAGG_VARIANCE,				/* states s: sum, q: sum of squares, n: count (exact types) */
 	CAGG_MIN,					/* state m: min, merged while rows only arrive */
 	CAGG_MAX,					/* state m: max, likewise */
 	CAGG_OTHER					/* state a: the aggregate itself, recomputed */
@@ -36,6 +37,8 @@ typedef struct CaggAggregate
 	char	   *result_type;	/* SQL type of the aggregate's result */
 	char	   *state_type;		/* SQL type of s or m */
 	char	   *sum_arg_sql;	/* what s sums: the argument, cast for avg of float4 */
+	bool		population;		/* variance: var_pop or stddev_pop, not the sample's */
+	bool		root;			/* variance: the standard deviation */
 } CaggAggregate;
 
 typedef struct CaggDefinition

@@ -61,6 +61,10 @@ append_states(StringInfo buf, CaggDefinition *def, const char *prefix, bool nega
 			case CAGG_AVG:
 				appendStringInfo(buf, ", %s%ss%d, %s%sn%d", minus, prefix, i, minus, prefix, i);
 				break;
+			case CAGG_VARIANCE:
+				appendStringInfo(buf, ", %s%ss%d, %s%sq%d, %s%sn%d", minus, prefix, i, minus, prefix, i,
+								 minus, prefix, i);
+				break;
 			case CAGG_MIN:
 			case CAGG_MAX:
 				appendStringInfo(buf, ", %sm%d", prefix, i);
@@ -100,6 +104,12 @@ partial_query(CaggDefinition *def, const char *from, const char *extra_where)
 			case CAGG_AVG:
 				appendStringInfo(&buf, ", sum(%s)%s::%s AS s%d, count(%s)%s AS n%d",
 								 agg->sum_arg_sql, agg->filter_sql, agg->state_type, i,
+								 agg->arg_sql, agg->filter_sql, i);
+				break;
+			case CAGG_VARIANCE:
+				appendStringInfo(&buf, ", sum(%s)%s AS s%d, sum(%s * %s)%s AS q%d, count(%s)%s AS n%d",
+								 agg->sum_arg_sql, agg->filter_sql, i,
+								 agg->sum_arg_sql, agg->sum_arg_sql, agg->filter_sql, i,
 								 agg->arg_sql, agg->filter_sql, i);
 				break;
 			case CAGG_MIN:
@@ -212,6 +222,10 @@ append_combined(StringInfo buf, CaggDefinition *def)
 				appendStringInfo(buf, ", sum(s%d)::%s AS s%d, sum(n%d)::bigint AS n%d",
 								 i, agg->state_type, i, i, i);
 				break;
+			case CAGG_VARIANCE:
+				appendStringInfo(buf, ", sum(s%d) AS s%d, sum(q%d) AS q%d, sum(n%d)::bigint AS n%d",
+								 i, i, i, i, i, i);
+				break;
 			case CAGG_MIN:
 			case CAGG_MAX:
 				appendStringInfo(buf, ", %s(m%d) AS m%d", agg->kind == CAGG_MIN ? "min" : "max", i, i);
@@ -249,6 +263,26 @@ finalized(CaggDefinition *def, const char *from)
 				appendStringInfo(&buf, ", (CASE WHEN n%d > 0 THEN s%d::%s / n%d END)::%s AS f%d",
 								 i, i, agg->result_type, i, agg->result_type, i);
 				break;
+			case CAGG_VARIANCE:
+				{
+					/*
+					 * numeric_stddev_internal(): (n*q - s*s) / (n*(n-1)), or
+					 * n*n for the population; 0 when rounding makes it <= 0;
+					 * the root at the variance's scale
+					 */
+					char	   *variance = psprintf("(n%d * q%d - s%d * s%d) / (n%d::numeric * %s)",
+													i, i, i, i, i,
+													agg->population ? psprintf("n%d", i) :
+													psprintf("(n%d - 1)", i));
+
+					appendStringInfo(&buf, ", CASE WHEN n%d = 0 OR n%d IS NULL%s THEN NULL"
+									 " WHEN n%d * q%d - s%d * s%d <= 0 THEN 0::numeric ELSE %s END AS f%d",
+									 i, i, agg->population ? "" : psprintf(" OR n%d = 1", i),
+									 i, i, i, i,
+									 agg->root ? psprintf("round(sqrt(%s), scale(%s))", variance, variance) :
+									 variance, i);
+				}
+				break;
 			case CAGG_MIN:
 			case CAGG_MAX:
 				appendStringInfo(&buf, ", m%d AS f%d", i, i);
@@ -280,6 +314,9 @@ append_state_columns(StringInfo buf, CaggDefinition *def)
 			case CAGG_SUM:
 			case CAGG_AVG:
 				appendStringInfo(buf, ", s%d %s, n%d bigint", i, agg->state_type, i);
+				break;
+			case CAGG_VARIANCE:
+				appendStringInfo(buf, ", s%d numeric, q%d numeric, n%d bigint", i, i, i);
 				break;
 			case CAGG_MIN:
 			case CAGG_MAX:
@@ -316,6 +353,11 @@ merge_assignments(CaggDefinition *def)
 				appendStringInfo(&buf, "s%d = CASE WHEN m.s%d IS NULL THEN EXCLUDED.s%d "
 								 "WHEN EXCLUDED.s%d IS NULL THEN m.s%d ELSE m.s%d + EXCLUDED.s%d END, "
 								 "n%d = m.n%d + EXCLUDED.n%d, ", i, i, i, i, i, i, i, i, i, i);
+				break;
+			case CAGG_VARIANCE:
+				appendStringInfo(&buf, "s%d = coalesce(m.s%d, 0) + coalesce(EXCLUDED.s%d, 0), "
+								 "q%d = coalesce(m.q%d, 0) + coalesce(EXCLUDED.q%d, 0), "
+								 "n%d = m.n%d + EXCLUDED.n%d, ", i, i, i, i, i, i, i, i, i);
 				break;
 			case CAGG_MIN:
 				appendStringInfo(&buf, "m%d = least(m.m%d, EXCLUDED.m%d), ", i, i, i);
