@@ -15,6 +15,7 @@
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_attribute.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_aggregate.h"
 #include "catalog/pg_namespace.h"
@@ -25,7 +26,10 @@
 #include "nodes/plannodes.h"
 #include "optimizer/optimizer.h"
 #include "parser/parsetree.h"
+#include "pgtime.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/timestamp.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/ruleutils.h"
@@ -325,6 +329,39 @@ take_bucket(CaggDefinition *def, Node *expr)
 	return true;
 }
 
+/*
+ * date_trunc() of a timestamptz depends on the session's time zone, so it
+ * is only stable.  As a time bucket it is taken in the zone of the session
+ * that creates the aggregate: date_trunc(unit, t) becomes date_trunc(unit,
+ * t, '<that zone>'), whose result depends on its arguments alone.
+ */
+static Node *
+fix_date_trunc_zone(Node *expr)
+{
+	FuncExpr   *func;
+	FuncExpr   *fixed;
+	const char *zone;
+
+	if (!IsA(expr, FuncExpr) || ((FuncExpr *) expr)->funcid != F_DATE_TRUNC_TEXT_TIMESTAMPTZ)
+		return expr;
+	func = (FuncExpr *) expr;
+	zone = pg_get_timezone_name(session_timezone);
+	fixed = makeFuncExpr(F_DATE_TRUNC_TEXT_TIMESTAMPTZ_TEXT, TIMESTAMPTZOID,
+						 lappend(list_copy(func->args),
+								 makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
+										   CStringGetTextDatum(zone), false, false)),
+						 InvalidOid, func->inputcollid, COERCE_EXPLICIT_CALL);
+	fixed->location = func->location;
+	return (Node *) fixed;
+}
+
+static bool
+is_date_trunc_with_zone(Node *expr)
+{
+	return IsA(expr, FuncExpr) && ((FuncExpr *) expr)->funcid == F_DATE_TRUNC_TEXT_TIMESTAMPTZ_TEXT &&
+		IsA(lthird(((FuncExpr *) expr)->args), Const);
+}
+
 static void
 check_immutable(Node *node, const char *where)
 {
@@ -412,9 +449,14 @@ cagg_define(Query *query)
 	{
 		SortGroupClause *sgc = lfirst_node(SortGroupClause, lc);
 		TargetEntry *tle = get_sortgroupclause_tle(sgc, query->targetList);
-		Node	   *expr = (Node *) tle->expr;
+		Node	   *expr;
 
-		check_immutable(expr, "GROUP BY");
+		tle->expr = (Expr *) fix_date_trunc_zone((Node *) tle->expr);
+		expr = (Node *) tle->expr;
+		if (is_date_trunc_with_zone(expr))
+			check_immutable((Node *) ((FuncExpr *) expr)->args, "GROUP BY");
+		else
+			check_immutable(expr, "GROUP BY");
 		def->group_exprs = lappend(def->group_exprs, expr);
 		def->group_sql[i] = deparse(def, expr);
 		def->group_type[i] = format_type_with_typemod(exprType(expr), exprTypmod(expr));

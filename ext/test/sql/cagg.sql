@@ -285,6 +285,18 @@ CALL refresh_continuous_aggregate('staff_days', NULL, NULL);
 DROP MATERIALIZED VIEW staff_days;
 RESET ROLE;
 
+-- date_trunc of a timestamptz buckets in the time zone of the session that
+-- created the aggregate, whoever writes or reads later
+SET timezone = 'America/New_York';
+CREATE MATERIALIZED VIEW clients_by_day WITH (tally.continuous) AS
+SELECT date_trunc('day', created_at) AS day, count(*) AS clients FROM clients GROUP BY 1;
+SET timezone = 'UTC';
+INSERT INTO clients VALUES (3, '2024-01-06 03:00', 1, 'lead'), (4, '2024-01-06 06:00', 1, 'lead');
+SELECT * FROM clients_by_day ORDER BY day;
+SELECT differences('TABLE clients_by_day',
+                   'SELECT date_trunc(''day'', created_at, ''America/New_York''), count(*) FROM clients GROUP BY 1');
+DROP MATERIALIZED VIEW clients_by_day;
+
 -- a table a continuous aggregate reads is dropped only with CASCADE, which
 -- takes the aggregate along
 DROP TABLE staff;
