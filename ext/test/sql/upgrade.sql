@@ -47,10 +47,15 @@ LANGUAGE sql AS $$
       FROM pg_sequences WHERE schemaname = '_tally_catalog'
 $$;
 
+-- from each earlier version to the current one
 CREATE EXTENSION tally VERSION '0.1.0';
-ALTER EXTENSION tally UPDATE TO '0.2.0';
+ALTER EXTENSION tally UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'tally';
 CREATE TEMP TABLE upgraded AS SELECT * FROM pg_temp.extension_fingerprint();
+DROP EXTENSION tally;
+CREATE EXTENSION tally VERSION '0.2.0';
+ALTER EXTENSION tally UPDATE;
+CREATE TEMP TABLE upgraded_from_0_2 AS SELECT * FROM pg_temp.extension_fingerprint();
 DROP EXTENSION tally;
 
 CREATE EXTENSION tally;
@@ -58,13 +63,17 @@ SELECT extversion FROM pg_extension WHERE extname = 'tally';
 CREATE TEMP TABLE fresh AS SELECT * FROM pg_temp.extension_fingerprint();
 SELECT count(*) AS objects, count(*) FILTER (WHERE object LIKE 'function%') AS functions FROM fresh;
 
--- what a fresh install has that the upgrade lacks, and the other way round
-SELECT 'only after upgrade' AS side, object, definition FROM (TABLE upgraded EXCEPT TABLE fresh) u
+-- what a fresh install has that an upgrade lacks, and the other way round
+SELECT 'only after upgrade from 0.1.0' AS side, object, definition FROM (TABLE upgraded EXCEPT TABLE fresh) u
 UNION ALL
 SELECT 'only in fresh install', object, definition FROM (TABLE fresh EXCEPT TABLE upgraded) f
+UNION ALL
+SELECT 'only after upgrade from 0.2.0', object, definition FROM (TABLE upgraded_from_0_2 EXCEPT TABLE fresh) u
+UNION ALL
+SELECT 'only in fresh install (0.2.0)', object, definition FROM (TABLE fresh EXCEPT TABLE upgraded_from_0_2) f
 ORDER BY 2, 1;
 
--- the upgraded extension works: a hypertable and a retention job
+-- the upgraded extension works: a hypertable, a retention job, a continuous aggregate
 DROP EXTENSION tally;
 CREATE EXTENSION tally VERSION '0.1.0';
 CREATE TABLE entries (at timestamptz NOT NULL);
@@ -72,6 +81,10 @@ SELECT table_name FROM create_hypertable('entries', 'at');
 ALTER EXTENSION tally UPDATE;
 SELECT add_retention_policy('entries', interval '1 year') >= 1000 AS policy_added;
 SELECT hypertable_name FROM tally_information.jobs WHERE job_id >= 1000;
+CREATE MATERIALIZED VIEW daily WITH (tally.continuous) AS
+    SELECT time_bucket('1 day', at) AS day, count(*) AS n FROM entries GROUP BY 1;
+INSERT INTO entries VALUES ('2024-01-01 10:00');
+SELECT * FROM daily;
 
 DROP SCHEMA public CASCADE;
 CREATE SCHEMA public;
