@@ -21,6 +21,7 @@
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
+#include "commands/extension.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -211,6 +212,24 @@ parse_options(List *options)
 }
 
 /* -- CREATE ------------------------------------------------------------- */
+
+/* The extension, in a version that has continuous aggregates, is installed here. */
+static void
+require_cagg_catalog(void)
+{
+	Oid			catalog_ns = get_namespace_oid("_tally_catalog", true);
+
+	if (!OidIsValid(get_extension_oid("tally", true)) || !OidIsValid(catalog_ns))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("continuous aggregates need the tally extension in this database"),
+				 errhint("Run CREATE EXTENSION tally.")));
+	if (!OidIsValid(get_relname_relid("continuous_agg", catalog_ns)))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the tally extension installed in this database predates continuous aggregates"),
+				 errhint("Run ALTER EXTENSION tally UPDATE.")));
+}
 
 static char *
 quoted_role(Oid role)
@@ -486,6 +505,7 @@ tally_cagg_utility(PlannedStmt *pstmt, const char *query_string, QueryCompletion
 							 errmsg("relation \"%s\" already exists, skipping", stmt->into->rel->relname)));
 					return true;
 				}
+				require_cagg_catalog();
 				if (SPI_connect() != SPI_OK_CONNECT)
 					elog(ERROR, "SPI_connect failed");
 				create_cagg(stmt, opts);
