@@ -213,6 +213,24 @@ parse_options(List *options)
 
 /* -- CREATE ------------------------------------------------------------- */
 
+/*
+ * Fills the materialization.  INSERT ... SELECT never runs in parallel in
+ * PostgreSQL 15, CREATE TABLE AS does: through a temporary table, the first
+ * aggregation of a large source takes a fraction of the time.
+ */
+static void
+load_materialization(CaggSql *sql, int id)
+{
+	if (pg_database_aclcheck(MyDatabaseId, GetUserId(), ACL_CREATE_TEMP) != ACLCHECK_OK)
+	{
+		exec_sql(psprintf("INSERT INTO %s %s", sql->mat_table, sql->initial_select));
+		return;
+	}
+	exec_sql(psprintf("CREATE TEMPORARY TABLE tally_initial_%d AS %s", id, sql->initial_select));
+	exec_sql(psprintf("INSERT INTO %s SELECT * FROM pg_temp.tally_initial_%d", sql->mat_table, id));
+	exec_sql(psprintf("DROP TABLE pg_temp.tally_initial_%d", id));
+}
+
 /* The extension, in a version that has continuous aggregates, is installed here. */
 static void
 require_cagg_catalog(void)
@@ -395,7 +413,10 @@ create_cagg(CreateTableAsStmt *stmt, CaggOptions opts)
 	}
 
 	/* the data, or the promise to compute it from the source until a refresh */
-	exec_sql(into->skipData ? sql->invalidate_all : sql->initial_load);
+	if (into->skipData)
+		exec_sql(sql->invalidate_all);
+	else
+		load_materialization(sql, id);
 	AtEOXact_GUC(true, save_nestlevel);
 }
 

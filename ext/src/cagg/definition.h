@@ -94,7 +94,7 @@ typedef struct CaggSql
 	List	   *create_tables;	/* DDL of the three tables and their indexes */
 	char	   *realtime_body;	/* body of the final view in each mode */
 	char	   *materialized_body;
-	char	   *initial_load;	/* fills the materialization from the source */
+	char	   *initial_select; /* the materialization's rows, from the source */
 	List	   *captures;		/* CaggCapture * of each source table */
 	char	   *capture_truncate;	/* after TRUNCATE of any of them */
 	char	   *pending_function;	/* what pending changes make of the groups they touched */

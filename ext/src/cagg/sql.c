@@ -408,8 +408,7 @@ cagg_sql(CaggDefinition *def, int id)
 								 psprintf("CREATE TABLE %s (%s)", sql->inval_table, buf.data));
 
 	sources = cagg_from_clause(def, InvalidOid, NULL);
-	sql->initial_load = psprintf("INSERT INTO %s %s", sql->mat_table,
-								 partial_query(def, sources, NULL));
+	sql->initial_select = partial_query(def, sources, NULL);
 	sql->invalidate_all = psprintf("INSERT INTO %s %s", sql->inval_table,
 								   group_query(def, sources));
 
