@@ -96,8 +96,10 @@ BEGIN
         RAISE EXCEPTION 'relation "%" is not a continuous aggregate', cagg
             USING ERRCODE = 'wrong_object_type';
     END IF;
-    IF NOT pg_has_role((SELECT relowner FROM pg_class WHERE oid = c.mat_table), 'MEMBER') THEN
-        RAISE EXCEPTION 'must be owner of continuous aggregate "%"', cagg
+    -- the C front end has checked the caller and switched to the owner
+    IF (SELECT relowner FROM pg_class WHERE oid = c.mat_table) IS DISTINCT FROM
+       (SELECT oid FROM pg_roles WHERE rolname = current_user) THEN
+        RAISE EXCEPTION 'refresh continuous aggregate "%" with CALL refresh_continuous_aggregate()', cagg
             USING ERRCODE = 'insufficient_privilege';
     END IF;
     window_start := _tally_internal.cagg_window_value(start_value, start_type, c.bucket_type, 'window_start');
@@ -265,10 +267,10 @@ BEGIN
         RAISE EXCEPTION 'continuous aggregate % of job % does not exist',
                         config->>'continuous_aggregate_id', job_id;
     END IF;
-    PERFORM _tally_internal.refresh_continuous_aggregate(
+    CALL @extschema@.refresh_continuous_aggregate(
         c.user_view,
-        _tally_internal.cagg_offset_bound(config->>'start_offset', c.bucket_type), 'text',
-        _tally_internal.cagg_offset_bound(config->>'end_offset', c.bucket_type), 'text');
+        _tally_internal.cagg_offset_bound(config->>'start_offset', c.bucket_type),
+        _tally_internal.cagg_offset_bound(config->>'end_offset', c.bucket_type));
 END
 $$;
 

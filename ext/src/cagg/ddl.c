@@ -300,8 +300,8 @@ create_cagg(CreateTableAsStmt *stmt, CaggOptions opts)
 							get_rel_name(lfirst_oid(lc)))));
 	}
 
-	if (SPI_execute("SELECT nextval('_tally_catalog.continuous_agg_id_seq')::integer", false, 1) !=
-		SPI_OK_SELECT)
+	exec_as(owner, "SELECT nextval('_tally_catalog.continuous_agg_id_seq')::integer", false);
+	if (SPI_processed != 1)
 		elog(ERROR, "could not allocate a continuous aggregate id");
 	id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	sql = cagg_sql(def, id);
@@ -463,7 +463,8 @@ set_materialized_only(int id, bool materialized_only)
 		elog(ERROR, "continuous aggregate %d not found", id);
 	final_view = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	body = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-	exec_sql(psprintf("CREATE OR REPLACE VIEW %s AS %s", final_view, body));
+	/* the final view is the aggregate owner's, in _tally_internal: replaced by the extension's owner */
+	exec_as(extension_owner(), psprintf("CREATE OR REPLACE VIEW %s AS %s", final_view, body), false);
 	exec_as(extension_owner(),
 			psprintf("UPDATE _tally_catalog.continuous_agg SET materialized_only = %s WHERE id = %d",
 					 materialized_only ? "true" : "false", id),
@@ -607,24 +608,61 @@ tally_cagg_utility(PlannedStmt *pstmt, const char *query_string, QueryCompletion
 
 /* -- refresh ------------------------------------------------------------------ */
 
-/* CALL refresh_continuous_aggregate(continuous_aggregate, window_start, window_end) */
+/*
+ * CALL refresh_continuous_aggregate(continuous_aggregate, window_start, window_end)
+ *
+ * The refresh runs the defining query, so it runs as the aggregate's owner,
+ * under SECURITY_RESTRICTED_OPERATION, whoever calls it (as PostgreSQL's
+ * REFRESH MATERIALIZED VIEW does): a superuser refreshing someone's
+ * aggregate must not run their functions as superuser.
+ */
 Datum
 tally_refresh_continuous_aggregate(PG_FUNCTION_ARGS)
 {
 	ForwardedArgs args = {0};
+	Oid			types[1] = {REGCLASSOID};
+	Datum		values[1];
+	Oid			owner = InvalidOid;
+	Oid			save_userid;
+	int			save_sec_context;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("continuous_aggregate must not be null")));
+	values[0] = PG_GETARG_DATUM(0);
 	forward_value(&args, REGCLASSOID, PG_GETARG_DATUM(0), false);
 	forward_any(&args, fcinfo, 1);
 	forward_any(&args, fcinfo, 2);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	if (OidIsValid(get_namespace_oid("_tally_catalog", true)) &&
+		OidIsValid(get_relname_relid("continuous_agg", get_namespace_oid("_tally_catalog", true))))
+	{
+		bool		isnull;
+
+		if (SPI_execute_with_args("SELECT c.relowner FROM _tally_catalog.continuous_agg a"
+								  "  JOIN pg_catalog.pg_class c ON c.oid = a.mat_table WHERE a.user_view = $1",
+								  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "continuous aggregate lookup failed");
+		if (SPI_processed == 1)
+			owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+												   &isnull));
+	}
+	if (OidIsValid(owner) && !has_privs_of_role(GetUserId(), owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of continuous aggregate \"%s\"",
+						get_rel_name(DatumGetObjectId(values[0])))));
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	if (OidIsValid(owner))
+		SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+							   SECURITY_RESTRICTED_OPERATION);
 	if (SPI_execute_with_args("SELECT _tally_internal.refresh_continuous_aggregate($1, $2, $3, $4, $5)",
 							  args.count, args.types, args.values, args.nulls, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "refresh_continuous_aggregate failed");
+	SetUserIdAndSecContext(save_userid, save_sec_context);
 	SPI_finish();
 	PG_RETURN_VOID();
 }

@@ -28,6 +28,7 @@
 #include "parser/parsetree.h"
 #include "pgtime.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
 #include "utils/fmgroids.h"
 #include "utils/timestamp.h"
 #include "utils/lsyscache.h"
@@ -114,7 +115,7 @@ collect_from(CaggDefinition *def, Node *item, List **quals)
 }
 
 static bool
-is_numeric_type(Oid type)
+is_exact_type(Oid type)
 {
 	switch (type)
 	{
@@ -122,8 +123,6 @@ is_numeric_type(Oid type)
 		case INT4OID:
 		case INT8OID:
 		case NUMERICOID:
-		case FLOAT4OID:
-		case FLOAT8OID:
 			return true;
 		default:
 			return false;
@@ -145,9 +144,13 @@ classify(Aggref *aggref)
 		argtype = exprType((Node *) linitial_node(TargetEntry, aggref->args)->expr);
 	if (strcmp(name, "count") == 0)
 		return aggref->aggstar ? CAGG_COUNT_STAR : CAGG_COUNT;
-	if (strcmp(name, "sum") == 0 && is_numeric_type(argtype))
+	/*
+	 * Floating-point sums cannot be taken back exactly (1 + 1e17 - 1e17 is
+	 * 0): those of float4 and float8 are recomputed.
+	 */
+	if (strcmp(name, "sum") == 0 && is_exact_type(argtype))
 		return CAGG_SUM;
-	if (strcmp(name, "avg") == 0 && is_numeric_type(argtype))
+	if (strcmp(name, "avg") == 0 && is_exact_type(argtype))
 		return CAGG_AVG;
 	/*
 	 * numeric arithmetic on the sums reproduces these exactly when every
@@ -200,6 +203,9 @@ describe_aggregate(CaggDefinition *def, Aggref *aggref)
 		argtype = exprType(arg);
 		agg->arg_sql = deparse(def, arg);
 	}
+	/* NaN and infinity cannot be subtracted out of a numeric sum */
+	agg->may_be_nonfinite = argtype == NUMERICOID &&
+		(classify(aggref) == CAGG_SUM || classify(aggref) == CAGG_AVG || classify(aggref) == CAGG_VARIANCE);
 	switch (agg->kind)
 	{
 		case CAGG_SUM:
@@ -207,7 +213,7 @@ describe_aggregate(CaggDefinition *def, Aggref *aggref)
 			agg->sum_arg_sql = agg->arg_sql;
 			break;
 		case CAGG_AVG:
-			/* what avg() itself accumulates: exact sums, float8 for floats */
+			/* what avg() itself accumulates */
 			if (argtype == FLOAT4OID || argtype == FLOAT8OID)
 			{
 				agg->state_type = "double precision";
@@ -346,6 +352,20 @@ fix_date_trunc_zone(Node *expr)
 		return expr;
 	func = (FuncExpr *) expr;
 	zone = pg_get_timezone_name(session_timezone);
+	{
+		/* date_trunc() reads a zone that is also an abbreviation (CET) as the fixed offset */
+		char	   *lower = pstrdup(zone);
+		int			offset;
+		pg_tz	   *tz;
+
+		for (char *c = lower; *c; c++)
+			*c = pg_tolower((unsigned char) *c);
+		if (DecodeTimezoneAbbrev(0, lower, &offset, &tz) != UNKNOWN_FIELD)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("date_trunc() buckets in the session's time zone, \"%s\", which is also the name of a fixed-offset abbreviation", zone),
+					 errhint("SET timezone to a full name such as 'Europe/Paris' before creating the continuous aggregate, or use time_bucket().")));
+	}
 	fixed = makeFuncExpr(F_DATE_TRUNC_TEXT_TIMESTAMPTZ_TEXT, TIMESTAMPTZOID,
 						 lappend(list_copy(func->args),
 								 makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,

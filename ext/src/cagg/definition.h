@@ -37,6 +37,7 @@ typedef struct CaggAggregate
 	char	   *result_type;	/* SQL type of the aggregate's result */
 	char	   *state_type;		/* SQL type of s or m */
 	char	   *sum_arg_sql;	/* what s sums: the argument, cast for avg of float4 */
+	bool		may_be_nonfinite;	/* a numeric sum: old NaN or infinity marks the group */
 	bool		population;		/* variance: var_pop or stddev_pop, not the sample's */
 	bool		root;			/* variance: the standard deviation */
 } CaggAggregate;

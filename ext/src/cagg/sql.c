@@ -134,9 +134,12 @@ partial_query(CaggDefinition *def, const char *from, const char *extra_where)
 	return buf.data;
 }
 
-/* the groups of the rows of <from>: SELECT g... FROM <from> ... GROUP BY g... */
+/*
+ * The groups of the rows of <from> (that also meet extra, if given):
+ * SELECT g... FROM <from> ... GROUP BY g...
+ */
 static char *
-group_query(CaggDefinition *def, const char *from)
+group_query_where(CaggDefinition *def, const char *from, const char *extra)
 {
 	StringInfoData buf;
 
@@ -145,12 +148,37 @@ group_query(CaggDefinition *def, const char *from)
 	for (int j = 0; j < def->ngroups; j++)
 		appendStringInfo(&buf, "%s%s", j > 0 ? ", " : "", def->group_sql[j]);
 	appendStringInfo(&buf, " FROM %s", from);
-	if (def->where_sql)
-		appendStringInfo(&buf, " WHERE %s", def->where_sql);
+	if (def->where_sql || extra)
+		appendStringInfo(&buf, " WHERE %s%s%s",
+						 def->where_sql ? psprintf("(%s)", def->where_sql) : "",
+						 def->where_sql && extra ? " AND " : "", extra ? extra : "");
 	appendStringInfoString(&buf, " GROUP BY ");
 	for (int j = 0; j < def->ngroups; j++)
 		appendStringInfo(&buf, "%s%d", j > 0 ? ", " : "", j + 1);
 	return buf.data;
+}
+
+static char *
+group_query(CaggDefinition *def, const char *from)
+{
+	return group_query_where(def, from, NULL);
+}
+
+/* a row whose numeric sum arguments include NaN or an infinity, or NULL if none can */
+static char *
+nonfinite_condition(CaggDefinition *def)
+{
+	StringInfoData buf;
+	CaggAggregate *agg;
+
+	initStringInfo(&buf);
+	FOREACH_AGG(def, i, agg)
+	{
+		if (agg->may_be_nonfinite)
+			appendStringInfo(&buf, "%s(%s) IN ('NaN'::numeric, 'Infinity'::numeric, '-Infinity'::numeric)",
+							 buf.len ? " OR " : "", agg->arg_sql);
+	}
+	return buf.len ? psprintf("(%s)", buf.data) : NULL;
 }
 
 /* a.gj = b.gj for every group, NULLs equal; b's columns may be expressions */
@@ -430,7 +458,13 @@ cagg_sql(CaggDefinition *def, int id)
 												group_query(def, old_rows));
 			else
 			{
+				char	   *nonfinite = nonfinite_condition(def);
+
 				resetStringInfo(&buf);
+				/* groups that lose a NaN or an infinity are recomputed instead */
+				if (nonfinite != NULL)
+					appendStringInfo(&buf, "INSERT INTO %s %s; ", sql->inval_table,
+									 group_query_where(def, old_rows, nonfinite));
 				appendStringInfo(&buf, "INSERT INTO %s SELECT %s", sql->delta_table, groups);
 				append_states(&buf, def, "", true);
 				appendStringInfo(&buf, ", -_rows FROM (%s) p", partial_query(def, old_rows, NULL));
@@ -495,7 +529,17 @@ cagg_sql(CaggDefinition *def, int id)
 			psprintf("CREATE FUNCTION %s() RETURNS SETOF %s LANGUAGE plpgsql STABLE SECURITY DEFINER"
 					 " SET search_path = pg_catalog, pg_temp AS %s",
 					 sql->pending_function, sql->mat_table,
-					 quote_literal_cstr(psprintf("BEGIN RETURN QUERY %s; END", q.data)));
+					 quote_literal_cstr(psprintf(
+											 /*
+											  * it runs as the aggregate's owner and anyone may
+											  * call it (readers of the view must): it answers
+											  * only those who may read the view
+											  */
+											 "BEGIN IF NOT has_table_privilege(session_user, (SELECT user_view"
+											 " FROM _tally_catalog.continuous_agg WHERE id = %d), 'SELECT') THEN"
+											 " RAISE EXCEPTION 'permission denied for continuous aggregate %d'"
+											 " USING ERRCODE = 'insufficient_privilege'; END IF;"
+											 " RETURN QUERY %s; END", id, id, q.data)));
 
 		/* nothing pending: every row as it is; else the untouched rows and the function's */
 		initStringInfo(&q);

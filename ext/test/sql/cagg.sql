@@ -297,6 +297,55 @@ SELECT differences('TABLE clients_by_day',
                    'SELECT date_trunc(''day'', created_at, ''America/New_York''), count(*) FROM clients GROUP BY 1');
 DROP MATERIALIZED VIEW clients_by_day;
 
+-- a user who is not a superuser makes, alters and refreshes their own; a
+-- refresh runs as the owner whoever calls it; readers the owner grants the
+-- view to see pending groups, no one else does
+CREATE ROLE tally_cagg_owner;
+CREATE ROLE tally_cagg_reader;
+GRANT CREATE, USAGE ON SCHEMA public TO tally_cagg_owner, tally_cagg_reader;
+SET ROLE tally_cagg_owner;
+CREATE FUNCTION who_runs(x integer) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF x = 99 THEN RAISE WARNING 'evaluated as %', current_user; END IF;
+    RETURN true;
+END $$;
+CREATE TABLE readings (at timestamptz NOT NULL, v integer, f double precision, n numeric);
+INSERT INTO readings VALUES ('2024-01-01 10:00', 1, 1, 1), ('2024-01-01 11:00', 2, 1e17, 'NaN'),
+                            ('2024-01-01 12:00', 3, 'Infinity', 'Infinity');
+CREATE MATERIALIZED VIEW reading_days WITH (tally.continuous) AS
+    SELECT time_bucket('1 day', at) AS day, count(*) AS n_rows, max(v) AS top, sum(f) AS f_sum,
+           avg(f) AS f_avg, sum(n) AS n_sum, avg(n) AS n_avg
+      FROM readings WHERE who_runs(v) GROUP BY 1;
+ALTER MATERIALIZED VIEW reading_days SET (tally.materialized_only = true);
+ALTER MATERIALIZED VIEW reading_days SET (tally.materialized_only = false);
+GRANT SELECT ON reading_days TO tally_cagg_reader;
+INSERT INTO readings VALUES ('2024-01-01 13:00', 99, 2, 2);
+DELETE FROM readings WHERE v IN (2, 3);
+\set readings_query 'SELECT time_bucket(''1 day'', at), count(*), max(v), sum(f), avg(f), sum(n), avg(n) FROM readings WHERE v > 0 GROUP BY 1'
+SELECT differences('TABLE reading_days', :'readings_query');
+RESET ROLE;
+SET SESSION AUTHORIZATION tally_cagg_reader;
+SELECT day, n_rows, top FROM reading_days;
+SELECT count(*) FROM _tally_internal._pending_6();
+RESET SESSION AUTHORIZATION;
+CREATE ROLE tally_cagg_stranger;
+SET SESSION AUTHORIZATION tally_cagg_stranger;
+SELECT count(*) FROM _tally_internal._pending_6();
+RESET SESSION AUTHORIZATION;
+CALL refresh_continuous_aggregate('reading_days', NULL, NULL);
+SELECT differences('TABLE reading_days', :'readings_query');
+SET ROLE tally_cagg_owner;
+SELECT differences('TABLE reading_days', :'readings_query');
+DROP MATERIALIZED VIEW reading_days;
+DROP TABLE readings;
+DROP FUNCTION who_runs(integer);
+RESET ROLE;
+-- date_trunc in a session whose zone is also an abbreviation would lose daylight saving
+SET timezone = 'CET';
+CREATE MATERIALIZED VIEW cet_days WITH (tally.continuous) AS
+    SELECT date_trunc('day', created_at), count(*) FROM clients GROUP BY 1;
+SET timezone = 'UTC';
+
 -- a table a continuous aggregate reads is dropped only with CASCADE, which
 -- takes the aggregate along
 DROP TABLE staff;
@@ -310,3 +359,6 @@ CREATE SCHEMA public;
 GRANT USAGE ON SCHEMA public TO PUBLIC;
 DROP OWNED BY tally_cagg_other;
 DROP ROLE tally_cagg_other;
+DROP OWNED BY tally_cagg_owner;
+DROP OWNED BY tally_cagg_reader;
+DROP ROLE tally_cagg_owner, tally_cagg_reader, tally_cagg_stranger;
