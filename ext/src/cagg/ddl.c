@@ -54,33 +54,39 @@ exec_sql(const char *sql)
 		elog(ERROR, "continuous aggregate: \"%s\" failed: %s", sql, SPI_result_code_string(ret));
 }
 
-/* Runs sql as role; restricted when it may run someone else's code. */
+/*
+ * Runs sql, with nargs parameters, as role; restricted when it may run
+ * someone else's code.
+ */
 static void
-exec_as(Oid role, const char *sql, bool restricted)
-{
-	Oid			save_userid;
-	int			save_sec_context;
-
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(role, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   (restricted ? SECURITY_RESTRICTED_OPERATION : 0));
-	exec_sql(sql);
-	SetUserIdAndSecContext(save_userid, save_sec_context);
-}
-
-static void
-exec_as_with_args(Oid role, const char *sql, int nargs, Oid *types, Datum *values)
+exec_as_with_args(Oid role, const char *sql, bool restricted, int nargs, Oid *types, Datum *values)
 {
 	Oid			save_userid;
 	int			save_sec_context;
 	int			ret;
 
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(role, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	SetUserIdAndSecContext(role, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   (restricted ? SECURITY_RESTRICTED_OPERATION : 0));
 	ret = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
 	if (ret < 0)
 		elog(ERROR, "continuous aggregate: \"%s\" failed: %s", sql, SPI_result_code_string(ret));
 	SetUserIdAndSecContext(save_userid, save_sec_context);
+}
+
+static void
+exec_as(Oid role, const char *sql, bool restricted)
+{
+	exec_as_with_args(role, sql, restricted, 0, NULL, NULL);
+}
+
+/* Whether this database has the extension in a version with continuous aggregates. */
+static bool
+cagg_catalog_exists(void)
+{
+	Oid			catalog_ns = get_namespace_oid("_tally_catalog", true);
+
+	return OidIsValid(catalog_ns) && OidIsValid(get_relname_relid("continuous_agg", catalog_ns));
 }
 
 /* The text of a text[] holding items. */
@@ -137,8 +143,7 @@ cagg_id_of(Oid relid)
 	Datum		values[1] = {ObjectIdGetDatum(relid)};
 	int			id = 0;
 
-	if (!OidIsValid(get_namespace_oid("_tally_catalog", true)) ||
-		!OidIsValid(get_relname_relid("continuous_agg", get_namespace_oid("_tally_catalog", true))))
+	if (!cagg_catalog_exists())
 		return 0;
 	if (SPI_execute_with_args("SELECT id FROM _tally_catalog.continuous_agg WHERE user_view = $1",
 							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
@@ -235,14 +240,13 @@ load_materialization(CaggSql *sql, int id)
 static void
 require_cagg_catalog(void)
 {
-	Oid			catalog_ns = get_namespace_oid("_tally_catalog", true);
-
-	if (!OidIsValid(get_extension_oid("tally", true)) || !OidIsValid(catalog_ns))
+	if (!OidIsValid(get_extension_oid("tally", true)) ||
+		!OidIsValid(get_namespace_oid("_tally_catalog", true)))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("continuous aggregates need the tally extension in this database"),
 				 errhint("Run CREATE EXTENSION tally.")));
-	if (!OidIsValid(get_relname_relid("continuous_agg", catalog_ns)))
+	if (!cagg_catalog_exists())
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("the tally extension installed in this database predates continuous aggregates"),
@@ -386,8 +390,7 @@ create_cagg(CreateTableAsStmt *stmt, CaggOptions opts)
 			argtypes[i] = TEXTOID;
 			values[i] = CStringGetTextDatum(fields[i]);
 		}
-		exec_as_with_args(owner,
-						  "INSERT INTO _tally_catalog.continuous_agg (id, user_view, final_view,"
+		exec_as_with_args(owner, "INSERT INTO _tally_catalog.continuous_agg (id, user_view, final_view,"
 						  " source, mat_table, delta_table, inval_table, bucket_column, bucket_type,"
 						  " materialized_only, delta_mode, realtime_body, materialized_body,"
 						  " capture_truncate, refresh_lock, refresh_invalidated_probe, refresh_invalidated,"
@@ -396,7 +399,7 @@ create_cagg(CreateTableAsStmt *stmt, CaggOptions opts)
 						  " $5::regclass, nullif($6, '')::regclass, $7::regclass, $8::name,"
 						  " $9::regtype, $10::boolean, $11::boolean, $12, $13, $14, $15, $16, $17::text[],"
 						  " nullif($18, ''), $19::text[])",
-						  CATALOG_FIELDS, argtypes, values);
+						  false, CATALOG_FIELDS, argtypes, values);
 		foreach(lc, sql->captures)
 		{
 			CaggCapture *capture = lfirst(lc);
@@ -408,7 +411,7 @@ create_cagg(CreateTableAsStmt *stmt, CaggOptions opts)
 			exec_as_with_args(owner,
 							  "INSERT INTO _tally_catalog.continuous_agg_source"
 							  " (cagg_id, source, capture_new, capture_old) VALUES ($1, $2, $3, $4)",
-							  4, types, capture_values);
+							  false, 4, types, capture_values);
 		}
 	}
 
@@ -636,8 +639,7 @@ tally_refresh_continuous_aggregate(PG_FUNCTION_ARGS)
 	forward_any(&args, fcinfo, 2);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (OidIsValid(get_namespace_oid("_tally_catalog", true)) &&
-		OidIsValid(get_relname_relid("continuous_agg", get_namespace_oid("_tally_catalog", true))))
+	if (cagg_catalog_exists())
 	{
 		bool		isnull;
 

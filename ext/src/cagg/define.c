@@ -205,7 +205,7 @@ describe_aggregate(CaggDefinition *def, Aggref *aggref)
 	}
 	/* NaN and infinity cannot be subtracted out of a numeric sum */
 	agg->may_be_nonfinite = argtype == NUMERICOID &&
-		(classify(aggref) == CAGG_SUM || classify(aggref) == CAGG_AVG || classify(aggref) == CAGG_VARIANCE);
+		(agg->kind == CAGG_SUM || agg->kind == CAGG_AVG || agg->kind == CAGG_VARIANCE);
 	switch (agg->kind)
 	{
 		case CAGG_SUM:

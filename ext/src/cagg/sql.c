@@ -34,12 +34,12 @@
 	for (int i = 0; i < list_length((def)->aggregates) && \
 		 ((agg) = list_nth((def)->aggregates, i)) != NULL; i++)
 
-/* ", g0, g1" with a prefix before each column */
+/* "g0, g1, ..." */
 static void
-append_groups(StringInfo buf, CaggDefinition *def, const char *prefix)
+append_groups(StringInfo buf, CaggDefinition *def)
 {
 	for (int j = 0; j < def->ngroups; j++)
-		appendStringInfo(buf, "%s%sg%d", j > 0 ? ", " : "", prefix, j);
+		appendStringInfo(buf, "%sg%d", j > 0 ? ", " : "", j);
 }
 
 /* the state columns of the aggregates, with a prefix, and optionally negated */
@@ -274,7 +274,7 @@ finalized(CaggDefinition *def, const char *from)
 
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "SELECT ");
-	append_groups(&buf, def, "");
+	append_groups(&buf, def);
 	FOREACH_AGG(def, i, agg)
 	{
 		switch (agg->kind)
@@ -415,7 +415,7 @@ cagg_sql(CaggDefinition *def, int id)
 	sql->inval_table = psprintf("_tally_internal._invalidated_%d", id);
 	sql->final_view = psprintf("_tally_internal._final_%d", id);
 	initStringInfo(&buf);
-	append_groups(&buf, def, "");
+	append_groups(&buf, def);
 	groups = buf.data;
 
 	/* tables */
