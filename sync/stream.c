@@ -186,8 +186,7 @@ sync_stream_next(SyncStream *stream, int timeout_ms, const char **data, size_t *
 			PQfreemem(stream->buffer);
 			stream->buffer = NULL;
 		}
-		if (stream->reply_requested ||
-			sync_now_us() - stream->last_feedback_us > FEEDBACK_INTERVAL_US)
+		if (sync_now_us() - stream->last_feedback_us > FEEDBACK_INTERVAL_US)
 		{
 			if (sync_stream_send_feedback(stream, error) != 0)
 				return -1;
@@ -224,7 +223,11 @@ sync_stream_next(SyncStream *stream, int timeout_ms, const char **data, size_t *
 		{
 			stream->server_wal_end = get_uint64(stream->buffer + 1);
 			if (stream->buffer[17])
+			{
+				/* the caller decides how far it may confirm */
 				stream->reply_requested = true;
+				return 0;
+			}
 			continue;
 		}
 		if (stream->buffer[0] == 'w' && n >= 25)

@@ -18,6 +18,7 @@
 
 #include "common/log.h"
 #include "sync/apply.h"
+#include "sync/debug.h"
 #include "sync/decode.h"
 #include "sync/pg.h"
 #include "sync/snapshot.h"
@@ -240,6 +241,8 @@ commit_batch(Session *session, SyncError *error)
 
 	if (sync_apply_commit(session->applier, &committed, error) != 0)
 		return -1;
+	if (txns > 0)
+		sync_debug_point("batch_committed");
 	sync_stream_set_flushed(&session->stream, committed);
 	if (txns > 0)
 	{
@@ -310,22 +313,31 @@ stream_changes(Session *session, SyncLsn start, SyncError *error)
 			continue;
 		}
 
-		got = sync_stream_next(&session->stream, in_txn || pending > 0 ? 0 : 1000,
+		/* with a batch open and nothing more to read at once, commit it */
+		got = sync_stream_next(&session->stream, pending > 0 && !in_txn ? 0 : 1000,
 							   &data, &len, error);
 		if (got < 0)
 			goto done;
 		if (got == 0)
 		{
-			if (pending > 0 && !in_txn)
+			bool		idle = !in_txn && pending == 0;
+
+			if (!in_txn && pending > 0)
 			{
 				if (commit_batch(session, error) != 0)
 					goto done;
 			}
-			else if (!in_txn && pending == 0 &&
-					 sync_now_us() - last_heartbeat >= HEARTBEAT_US &&
-					 session->stream.server_wal_end > sync_apply_committed(session->applier))
+			else if (idle && session->stream.server_wal_end > sync_apply_committed(session->applier) &&
+					 (session->stream.reply_requested ||
+					  sync_now_us() - last_heartbeat >= HEARTBEAT_US))
 			{
-				/* An idle source: record its position so that its slot releases WAL. */
+				/*
+				 * Nothing is in flight and the source has sent everything up
+				 * to server_wal_end: record that position on the target, so
+				 * that the slot can be confirmed that far and release WAL (and
+				 * a shutting-down source, which waits for its walsenders'
+				 * clients to confirm everything, is not kept waiting).
+				 */
 				if (sync_apply_advance(session->applier, session->stream.server_wal_end, error) != 0)
 					goto done;
 				sync_stream_set_flushed(&session->stream, sync_apply_committed(session->applier));
@@ -333,17 +345,10 @@ stream_changes(Session *session, SyncLsn start, SyncError *error)
 					goto done;
 				last_heartbeat = sync_now_us();
 			}
-			else if (in_txn)
-			{
-				/* in the middle of a transaction: wait for the rest of it */
-				got = sync_stream_next(&session->stream, 1000, &data, &len, error);
-				if (got < 0)
-					goto done;
-				if (got == 0)
-					continue;
-			}
-			if (got == 0)
-				continue;
+			else if (session->stream.reply_requested &&
+					 sync_stream_send_feedback(&session->stream, error) != 0)
+				goto done;
+			continue;
 		}
 		if (sync_decode(decoder, data, len, &message) != 0)
 		{
@@ -354,6 +359,7 @@ stream_changes(Session *session, SyncLsn start, SyncError *error)
 			batch_started = sync_now_us();
 		if (sync_apply_message(session->applier, &message, error) != 0)
 			goto done;
+		sync_debug_point("change_applied");
 		last_heartbeat = sync_now_us();
 	}
 
