@@ -165,9 +165,133 @@ begin_batch(SyncApplier *applier, SyncError *error)
 }
 
 /*
- * Takes a RELATION message.  The first one of a table checks its columns
- * against the target's; a later one with more columns adds them to the
- * target; a changed type stops the pipeline with the table named.
+ * Adds a column the source added.  Rows that existed on the source when the
+ * column was added hold its "missing value" (the default evaluated once by
+ * ALTER TABLE ... ADD COLUMN); the target's existing rows get the same.  A
+ * volatile default made the source rewrite its rows with values the stream
+ * never carries, so that column cannot be followed exactly.
+ */
+static int
+add_column(SyncApplier *applier, ApplyRelation *relation, const char *quoted_name,
+		   const char *name, const char *type, SyncError *error)
+{
+	const SyncTableDef *table = relation->table;
+	const char *params[3] = {table->schema, table->name, name};
+	PGresult   *missing;
+	int			rc = 0;
+
+	missing = pg_query_params(applier->source,
+							  "SELECT a.atthasmissing, a.attmissingval::text, d.oid IS NOT NULL "
+							  "  FROM pg_catalog.pg_attribute a "
+							  "  LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+							  " WHERE a.attrelid = format('%I.%I', $1::text, $2::text)::regclass "
+							  "   AND a.attname = $3 AND NOT a.attisdropped",
+							  3, params, PGRES_TUPLES_OK, error);
+	if (missing == NULL)
+		return -1;
+	resetPQExpBuffer(&applier->sql);
+	appendPQExpBuffer(&applier->sql, "ALTER TABLE %s ADD COLUMN %s %s", table->qualified,
+					  quoted_name, type);
+	if (PQntuples(missing) == 1 && PQgetvalue(missing, 0, 0)[0] == 't')
+	{
+		char	   *literal = PQescapeLiteral(applier->target, PQgetvalue(missing, 0, 1),
+											  strlen(PQgetvalue(missing, 0, 1)));
+
+		appendPQExpBuffer(&applier->sql, " DEFAULT (%s::%s[])[1]; ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT",
+						  literal, type, table->qualified, quoted_name);
+		PQfreemem(literal);
+	}
+	else if (PQntuples(missing) == 1 && PQgetvalue(missing, 0, 2)[0] == 't')
+		rc = sync_fail(error, 2,
+					   "column \"%s\" was added to table %s on the source with a volatile default, "
+					   "which gave existing rows values the replication stream does not carry; "
+					   "run tally sync --resync to copy the table again",
+					   name, table->qualified);
+	PQclear(missing);
+	if (rc == 0 && (begin_batch(applier, error) != 0 ||
+					pg_command(applier->target, applier->sql.data, error) != 0))
+		rc = -1;
+	if (rc == 0)
+		log_event(LOG_INFO, "column_added", "table=%s column=%s type=%s",
+				  log_quote(table->qualified), log_quote(name), log_quote(type));
+	return rc;
+}
+
+/*
+ * Brings the target table in line with a RELATION message, which describes
+ * the table as of its place in the stream: a column the target lacks is
+ * added; a column whose type differs stops the pipeline before any later
+ * change is applied.  Types are compared by name (format_type on each
+ * side), since type OIDs differ between databases for user-defined types.
+ */
+static int
+reconcile_columns(SyncApplier *applier, ApplyRelation *relation, const SyncMessage *message,
+				  SyncError *error)
+{
+	const __typeof__(message->u.relation) *rel = &message->u.relation;
+	PQExpBufferData oids;
+	PQExpBufferData typmods;
+	const char *params[2];
+	const char *target_params[1] = {relation->table->qualified};
+	PGresult   *source_types = NULL;
+	PGresult   *target_columns = NULL;
+	int			rc = 0;
+
+	initPQExpBuffer(&oids);
+	initPQExpBuffer(&typmods);
+	appendPQExpBufferChar(&oids, '{');
+	appendPQExpBufferChar(&typmods, '{');
+	for (int i = 0; i < rel->ncolumns; i++)
+	{
+		appendPQExpBuffer(&oids, "%s%u", i ? "," : "", rel->columns[i].type_oid);
+		appendPQExpBuffer(&typmods, "%s%d", i ? "," : "", rel->columns[i].type_modifier);
+	}
+	appendPQExpBufferChar(&oids, '}');
+	appendPQExpBufferChar(&typmods, '}');
+	params[0] = oids.data;
+	params[1] = typmods.data;
+	source_types = pg_query_params(applier->source,
+								   "SELECT pg_catalog.format_type(t, m) "
+								   "  FROM unnest($1::oid[], $2::int[]) WITH ORDINALITY u(t, m, n) ORDER BY n",
+								   2, params, PGRES_TUPLES_OK, error);
+	if (source_types != NULL)
+		target_columns = pg_query_params(applier->target,
+										 "SELECT attname, pg_catalog.format_type(atttypid, atttypmod) "
+										 "  FROM pg_catalog.pg_attribute "
+										 " WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped",
+										 1, target_params, PGRES_TUPLES_OK, error);
+	if (target_columns == NULL)
+		rc = -1;
+	for (int i = 0; rc == 0 && i < rel->ncolumns; i++)
+	{
+		const char *name = rel->columns[i].name;
+		const char *type = PQgetvalue(source_types, i, 0);
+		int			found = -1;
+
+		for (int r = 0; r < PQntuples(target_columns); r++)
+			if (strcmp(PQgetvalue(target_columns, r, 0), name) == 0)
+				found = r;
+		if (found < 0)
+			rc = add_column(applier, relation, relation->names[i], name, type, error);
+		else if (strcmp(PQgetvalue(target_columns, found, 1), type) != 0)
+			rc = sync_fail(error, 2,
+						   "column \"%s\" of table %s changed type on the source to %s (the target's "
+						   "is %s); tally sync stopped before applying any change made after it, and "
+						   "the position is kept. Change the target's column to the new type, then "
+						   "start tally sync again",
+						   name, relation->table->qualified, type, PQgetvalue(target_columns, found, 1));
+	}
+	PQclear(source_types);
+	PQclear(target_columns);
+	termPQExpBuffer(&oids);
+	termPQExpBuffer(&typmods);
+	return rc;
+}
+
+/*
+ * Takes a RELATION message: the source's description of a table, sent
+ * before its first change in a session and after every change of its
+ * schema.
  */
 static int
 apply_relation(SyncApplier *applier, const SyncMessage *message, SyncError *error)
@@ -205,71 +329,11 @@ apply_relation(SyncApplier *applier, const SyncMessage *message, SyncError *erro
 	fresh.column_list = strdup(list.data);
 	termPQExpBuffer(&list);
 
-	if (fresh.table != NULL)
+	if (fresh.table != NULL && reconcile_columns(applier, &fresh, message, error) != 0)
 	{
-		SyncTableDef *table = fresh.table;
-
-		for (int i = 0; i < rel->ncolumns; i++)
-		{
-			const SyncColumn *column = &rel->columns[i];
-			SyncColumnDef *known = NULL;
-
-			for (int c = 0; c < table->ncolumns; c++)
-				if (strcmp(table->columns[c].name, column->name) == 0)
-					known = &table->columns[c];
-			if (known != NULL && known->type_oid != column->type_oid)
-			{
-				free_relation(&fresh);
-				return sync_fail(error, 2,
-								 "column \"%s\" of table %s changed type on the source; "
-								 "tally sync stopped before applying any change made after it "
-								 "(the position is kept). Change the target's column to the new "
-								 "type, then start tally sync again",
-								 column->name, table->qualified);
-			}
-			if (known == NULL)
-			{
-				char		oid[16];
-				char		typmod[16];
-				const char *params[2] = {oid, typmod};
-				PGresult   *type;
-				SyncColumnDef *grown;
-
-				snprintf(oid, sizeof(oid), "%u", column->type_oid);
-				snprintf(typmod, sizeof(typmod), "%d", column->type_modifier);
-				type = pg_query_params(applier->source,
-									   "SELECT pg_catalog.format_type($1::oid, $2::int)",
-									   2, params, PGRES_TUPLES_OK, error);
-				if (type == NULL || begin_batch(applier, error) != 0)
-				{
-					PQclear(type);
-					free_relation(&fresh);
-					return -1;
-				}
-				resetPQExpBuffer(&applier->sql);
-				appendPQExpBuffer(&applier->sql, "ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s %s",
-								  table->qualified, fresh.names[i], PQgetvalue(type, 0, 0));
-				grown = realloc(table->columns, sizeof(SyncColumnDef) * (table->ncolumns + 1));
-				if (grown == NULL || pg_command(applier->target, applier->sql.data, error) != 0)
-				{
-					PQclear(type);
-					free_relation(&fresh);
-					return grown ? -1 : sync_fail(error, 1, "out of memory");
-				}
-				table->columns = grown;
-				memset(&grown[table->ncolumns], 0, sizeof(SyncColumnDef));
-				grown[table->ncolumns].name = strdup(column->name);
-				grown[table->ncolumns].type = strdup(PQgetvalue(type, 0, 0));
-				grown[table->ncolumns].type_oid = column->type_oid;
-				table->ncolumns++;
-				log_event(LOG_INFO, "column_added", "table=%s column=%s type=%s",
-						  log_quote(table->qualified), log_quote(column->name),
-						  log_quote(PQgetvalue(type, 0, 0)));
-				PQclear(type);
-			}
-		}
+		free_relation(&fresh);
+		return -1;
 	}
-
 	if (relation != NULL)
 	{
 		fresh.batch_rows = relation->batch_rows;
@@ -587,7 +651,8 @@ sync_apply_message(SyncApplier *applier, const SyncMessage *message, SyncError *
 		case SYNC_MSG_STREAM_STOP:
 		case SYNC_MSG_STREAM_COMMIT:
 		case SYNC_MSG_STREAM_ABORT:
-			return sync_fail(error, 1, "the source streamed an in-progress transaction, which was not asked for");
+			/* the session spools streamed transactions and replays their commits */
+			return sync_fail(error, 1, "stream message '%c' reached the applier", (char) message->kind);
 	}
 	return sync_fail(error, 1, "unexpected message kind '%c'", (char) message->kind);
 }

@@ -292,6 +292,8 @@ handle_key(void *user, const char *section, const char *key, const char *value)
 			set_int(state, &config->snapshot_workers, section, key, value, 1, 64);
 		else if (strcmp(key, "metrics_port") == 0)
 			set_int(state, &config->metrics_port, section, key, value, 0, 65535);
+		else if (strcmp(key, "spool_directory") == 0)
+			set_string(state, &config->spool_directory, value);
 		else if (strcmp(key, "batch_interval") == 0)
 		{
 			if (parse_duration_ms(value, &config->batch_interval_ms) != 0 ||
@@ -409,6 +411,14 @@ finish(ParseState *state)
 		set_string(state, &config->slot, "tally");
 	if (config->tables.count == 0)
 		set_patterns(state, &config->tables, "sync", "tables", "public.*");
+	if (config->spool_directory == NULL)
+	{
+		const char *tmp = getenv("TMPDIR");
+		char		dir[4096];
+
+		snprintf(dir, sizeof(dir), "%s/tally-spool", tmp && tmp[0] ? tmp : "/tmp");
+		set_string(state, &config->spool_directory, dir);
+	}
 	config->path = xstrdup(state, state->path);
 	if (state->failed)
 		return;
@@ -516,6 +526,7 @@ sync_config_free(SyncConfig *config)
 	free(config->publication);
 	free(config->slot);
 	free(config->target_conninfo);
+	free(config->spool_directory);
 	free_patterns(&config->tables);
 	free_patterns(&config->exclude);
 	for (int i = 0; i < config->ntable_configs; i++)

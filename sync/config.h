@@ -4,7 +4,8 @@
  *   [source]  conninfo, publication (tally), slot (tally)
  *   [target]  conninfo
  *   [sync]    tables (public.*), exclude, snapshot_workers (2),
- *             metrics_port (0 = off), batch_interval (60 s)
+ *             metrics_port (0 = off), batch_interval (60 s),
+ *             spool_directory ($TMPDIR/tally-spool)
  *   [table SCHEMA.NAME]  mode (cdc | batch), watermark, hypertable,
  *                        chunk_interval
  *
@@ -53,6 +54,7 @@ typedef struct SyncConfig
 	int			snapshot_workers;
 	int			metrics_port;
 	int			batch_interval_ms;
+	char	   *spool_directory;
 	SyncTableConfig *table_configs;
 	int			ntable_configs;
 } SyncConfig;

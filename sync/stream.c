@@ -117,7 +117,7 @@ sync_stream_start(SyncStream *stream, PGconn *replication, const char *slot,
 	sync_lsn_format(start, lsn);
 	initPQExpBuffer(&sql);
 	appendPQExpBuffer(&sql,
-					  "START_REPLICATION SLOT \"%s\" LOGICAL %s (proto_version '2', publication_names %s)",
+					  "START_REPLICATION SLOT \"%s\" LOGICAL %s (proto_version '2', publication_names %s, streaming 'on')",
 					  slot, lsn, names);
 	result = pg_query(replication, sql.data, PGRES_COPY_BOTH, error);
 	if (result == NULL)

@@ -23,6 +23,7 @@
 #include "sync/pg.h"
 #include "sync/snapshot.h"
 #include "sync/source.h"
+#include "sync/spool.h"
 #include "sync/stream.h"
 #include "sync/target.h"
 
@@ -52,6 +53,9 @@ typedef struct Session
 	SyncApplier *applier;
 	SyncStream	stream;
 	bool		streaming;
+	SyncSpoolSet *spools;		/* transactions streamed before their commit */
+	SyncXid		stream_xid;		/* the one whose block is open, or 0 */
+	SyncDecoder *replay_decoder;
 	char		system_identifier[32];
 } Session;
 
@@ -255,6 +259,60 @@ commit_batch(Session *session, SyncError *error)
 }
 
 static int
+replay_message(void *arg, const char *data, size_t len, SyncError *error)
+{
+	Session    *session = arg;
+	SyncMessage message;
+
+	/* spooled messages were written inside stream blocks, with their xid */
+	session->replay_decoder->in_stream = true;
+	if (sync_decode(session->replay_decoder, data, len, &message) != 0)
+		return sync_fail(error, 1, "could not decode a spooled message: %s",
+						 session->replay_decoder->error);
+	return sync_apply_message(session->applier, &message, error);
+}
+
+/*
+ * Takes one decoded message: messages of streamed transactions go to their
+ * spool until the transaction's commit replays them; the rest are applied.
+ */
+static int
+handle_message(Session *session, const SyncMessage *message, const char *data, size_t len,
+			   SyncError *error)
+{
+	SyncMessage begin = {.kind = SYNC_MSG_BEGIN};
+	SyncMessage commit = {.kind = SYNC_MSG_COMMIT};
+
+	switch (message->kind)
+	{
+		case SYNC_MSG_STREAM_START:
+			session->stream_xid = message->xid;
+			return sync_spool_begin(session->spools, message->xid,
+									message->u.stream_start.first_segment, error);
+		case SYNC_MSG_STREAM_STOP:
+			session->stream_xid = 0;
+			return 0;
+		case SYNC_MSG_STREAM_ABORT:
+			return sync_spool_abort(session->spools, message->xid,
+									message->u.stream_abort.subxid, error);
+		case SYNC_MSG_STREAM_COMMIT:
+			begin.u.begin.final_lsn = message->u.commit.commit_lsn;
+			begin.u.begin.commit_time = message->u.commit.commit_time;
+			commit.u.commit = message->u.commit;
+			if (sync_apply_message(session->applier, &begin, error) != 0 ||
+				sync_spool_replay(session->spools, message->xid, replay_message, session,
+								  error) != 0)
+				return -1;
+			return sync_apply_message(session->applier, &commit, error);
+		default:
+			if (message->in_stream)
+				return sync_spool_append(session->spools, session->stream_xid,
+										 message->xid, data, len, error);
+			return sync_apply_message(session->applier, message, error);
+	}
+}
+
+static int
 stream_changes(Session *session, SyncLsn start, SyncError *error)
 {
 	SyncDecoder *decoder = malloc(sizeof(SyncDecoder));
@@ -263,9 +321,18 @@ stream_changes(Session *session, SyncLsn start, SyncError *error)
 	long long	last_heartbeat = sync_now_us();
 	int			rc = -1;
 
-	if (decoder == NULL)
+	session->replay_decoder = calloc(1, sizeof(SyncDecoder));
+	if (decoder == NULL || session->replay_decoder == NULL)
+	{
+		free(decoder);
 		return sync_fail(error, 1, "out of memory");
+	}
 	sync_decoder_init(decoder);
+	sync_decoder_init(session->replay_decoder);
+	session->spools = sync_spool_set_open(session->config->spool_directory,
+										  session->config->slot, error);
+	if (session->spools == NULL)
+		goto done;
 	if (session->options->once && current_wal_lsn(session->source, &end, error) != 0)
 		goto done;
 	session->applier = sync_applier_create(session->target, session->source,
@@ -355,9 +422,10 @@ stream_changes(Session *session, SyncLsn start, SyncError *error)
 			sync_fail(error, 1, "could not decode a message from the source: %s", decoder->error);
 			goto done;
 		}
-		if (message.kind == SYNC_MSG_BEGIN && pending == 0)
+		if ((message.kind == SYNC_MSG_BEGIN || message.kind == SYNC_MSG_STREAM_COMMIT) &&
+			pending == 0)
 			batch_started = sync_now_us();
-		if (sync_apply_message(session->applier, &message, error) != 0)
+		if (handle_message(session, &message, data, len, error) != 0)
 			goto done;
 		sync_debug_point("change_applied");
 		last_heartbeat = sync_now_us();
@@ -375,6 +443,10 @@ end_session(Session *session)
 	if (session->streaming)
 		sync_stream_end(&session->stream);
 	sync_applier_free(session->applier);
+	sync_spool_set_close(session->spools);
+	if (session->replay_decoder != NULL)
+		sync_decoder_free(session->replay_decoder);
+	free(session->replay_decoder);
 	sync_tables_free(&session->tables);
 	PQfinish(session->replication);
 	PQfinish(session->target);

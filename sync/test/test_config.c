@@ -50,6 +50,7 @@ test_defaults(void **state)
 	assert_int_equal(config.snapshot_workers, 2);
 	assert_int_equal(config.metrics_port, 0);
 	assert_int_equal(config.batch_interval_ms, 60000);
+	assert_non_null(strstr(config.spool_directory, "/tally-spool"));
 	assert_true(sync_config_selects(&config, "public", "clients"));
 	assert_false(sync_config_selects(&config, "billing", "invoices"));
 	sync_config_free(&config);
@@ -73,6 +74,7 @@ test_every_key(void **state)
 		"snapshot_workers = 4\n"
 		"metrics_port = 9187\n"
 		"batch_interval = 5min\n"
+		"spool_directory = /var/spool/tally\n"
 		"[table public.time_entries]\n"
 		"hypertable = started_at\n"
 		"chunk_interval = 7 days\n"
@@ -93,6 +95,7 @@ test_every_key(void **state)
 	assert_int_equal(config.snapshot_workers, 4);
 	assert_int_equal(config.metrics_port, 9187);
 	assert_int_equal(config.batch_interval_ms, 300000);
+	assert_string_equal(config.spool_directory, "/var/spool/tally");
 	assert_true(sync_config_selects(&config, "audit", "log_2024"));
 	assert_false(sync_config_selects(&config, "public", "tmp_x"));
 	assert_true(sync_config_selects(&config, "public", "tmpx"));
@@ -102,7 +105,7 @@ test_every_key(void **state)
 	assert_int_equal(table->mode, SYNC_MODE_CDC);
 	assert_string_equal(table->hypertable, "started_at");
 	assert_string_equal(table->chunk_interval, "7 days");
-	assert_int_equal(table->line, 15);
+	assert_int_equal(table->line, 16);
 	table = sync_config_table(&config, "billing", "invoices");
 	assert_non_null(table);
 	assert_int_equal(table->mode, SYNC_MODE_BATCH);
