@@ -2,8 +2,13 @@
  * apply.c -- writes decoded source changes into the target.
  *
  * A batch is one target transaction holding whole source transactions.
- * Consecutive inserts into one table stream through a single COPY; any
- * other change ends that COPY first, so changes keep their source order.
+ * Inserts are collected per table and written by one COPY per table; an
+ * UPDATE or DELETE goes out as a prepared statement in libpq's pipeline
+ * mode, so that a batch costs a few round trips, not one per row.  Order is
+ * kept where it matters: a table's collected inserts are written before
+ * any update, delete or truncate of that table, and before a change of its
+ * schema.  (Across tables the target has no constraints to order, and the
+ * batch commits as a whole.)
  */
 #include "sync/apply.h"
 
@@ -16,6 +21,25 @@
 #include "common/log.h"
 #include "sync/target.h"
 
+/* A table's collected inserts are written once they reach this size. */
+#define INSERT_BUFFER_BYTES (4 * 1024 * 1024)
+/* Results are read back after this many pipelined statements. */
+#define PIPELINE_READ_EVERY 64
+/*
+ * When an update or delete of a table follows collected inserts into it,
+ * up to this many of them go out as pipelined INSERTs rather than a COPY,
+ * which would need the pipeline drained first.
+ */
+#define PIPELINED_INSERTS_MAX 2000
+
+/* A prepared UPDATE or DELETE of one shape. */
+typedef struct ApplyStatement
+{
+	char		kind;			/* 'U' or 'D' */
+	char	   *shape;			/* which columns it sets and matches */
+	char		name[24];
+} ApplyStatement;
+
 /* A source relation as the last RELATION message described it. */
 typedef struct ApplyRelation
 {
@@ -27,7 +51,19 @@ typedef struct ApplyRelation
 	uint32_t   *type_oids;
 	char	   *column_list;	/* "(a, b, c)" */
 	long		batch_rows;
+	PQExpBufferData inserts;	/* collected inserts, encoded by collect_insert(); data NULL until used */
+	long		ninserts;
+	char		insert_statement[24];	/* prepared INSERT, "" until prepared */
+	ApplyStatement *statements;
+	int			nstatements;
 } ApplyRelation;
+
+/* What a pipelined result belongs to. */
+typedef struct PendingResult
+{
+	char		kind;			/* 'P' prepare, 'I' insert, 'U' update, 'D' delete */
+	uint32_t	relid;
+} PendingResult;
 
 struct SyncApplier
 {
@@ -46,9 +82,17 @@ struct SyncApplier
 	long		batch_rows;
 	SyncLsn		batch_end;
 
-	ApplyRelation *copying;		/* relation whose COPY is open, or NULL */
-	PQExpBufferData copy_buf;
+	bool		pipeline;		/* the target connection is in pipeline mode */
+	PendingResult *pending;		/* FIFO of results still to read */
+	int			pending_head;
+	int			pending_count;
+	int			pending_capacity;
+	int			sent_since_read;
+	int			statement_counter;
+
 	PQExpBufferData sql;
+	char	  **params;			/* scratch: parameter values of one change */
+	int			params_capacity;
 };
 
 SyncApplier *
@@ -64,7 +108,6 @@ sync_applier_create(PGconn *target, PGconn *source, const char *slot,
 	applier->slot = slot;
 	applier->tables = tables;
 	applier->committed = start;
-	initPQExpBuffer(&applier->copy_buf);
 	initPQExpBuffer(&applier->sql);
 	return applier;
 }
@@ -78,6 +121,11 @@ free_relation(ApplyRelation *relation)
 	free(relation->is_key);
 	free(relation->type_oids);
 	free(relation->column_list);
+	if (relation->inserts.data != NULL)
+		termPQExpBuffer(&relation->inserts);
+	for (int i = 0; i < relation->nstatements; i++)
+		free(relation->statements[i].shape);
+	free(relation->statements);
 }
 
 void
@@ -88,7 +136,8 @@ sync_applier_free(SyncApplier *applier)
 	for (int i = 0; i < applier->nrelations; i++)
 		free_relation(&applier->relations[i]);
 	free(applier->relations);
-	termPQExpBuffer(&applier->copy_buf);
+	free(applier->pending);
+	free(applier->params);
 	termPQExpBuffer(&applier->sql);
 	free(applier);
 }
@@ -126,31 +175,336 @@ find_relation(SyncApplier *applier, uint32_t relid)
 	return NULL;
 }
 
-static int
-end_copy(SyncApplier *applier, SyncError *error)
+static const char *
+relation_name(SyncApplier *applier, uint32_t relid)
 {
+	ApplyRelation *relation = find_relation(applier, relid);
+
+	return relation && relation->table ? relation->table->qualified : "(unknown)";
+}
+
+/* ---- pipeline ---- */
+
+static int
+push_pending(SyncApplier *applier, char kind, uint32_t relid, SyncError *error)
+{
+	if (applier->pending_count == applier->pending_capacity)
+	{
+		int			capacity = applier->pending_capacity ? applier->pending_capacity * 2 : 256;
+		PendingResult *grown = malloc(sizeof(PendingResult) * capacity);
+
+		if (grown == NULL)
+			return sync_fail(error, 1, "out of memory");
+		for (int i = 0; i < applier->pending_count; i++)
+			grown[i] = applier->pending[(applier->pending_head + i) % applier->pending_capacity];
+		free(applier->pending);
+		applier->pending = grown;
+		applier->pending_head = 0;
+		applier->pending_capacity = capacity;
+	}
+	applier->pending[(applier->pending_head + applier->pending_count) % applier->pending_capacity] =
+		(PendingResult) {.kind = kind, .relid = relid};
+	applier->pending_count++;
+	return 0;
+}
+
+/* Checks one pipelined result against what it was for. */
+static int
+take_result(SyncApplier *applier, PGresult *result, SyncError *error)
+{
+	PendingResult what;
+	ExecStatusType status = PQresultStatus(result);
+
+	if (applier->pending_count == 0)
+		return sync_fail(error, 1, "the target sent a result nothing was waiting for");
+	what = applier->pending[applier->pending_head];
+	applier->pending_head = (applier->pending_head + 1) % applier->pending_capacity;
+	applier->pending_count--;
+	if (status == PGRES_PIPELINE_ABORTED)
+		return 0;				/* the first failure was reported */
+	if (status != PGRES_COMMAND_OK)
+		return sync_fail(error, 1, "%s of %s failed on the target: %s",
+						 what.kind == 'P' ? "preparing a change" : what.kind == 'U' ? "UPDATE" :
+						 what.kind == 'I' ? "INSERT" : "DELETE",
+						 relation_name(applier, what.relid), PQresultErrorMessage(result));
+	if ((what.kind == 'U' || what.kind == 'D') && strcmp(PQcmdTuples(result), "0") == 0)
+		log_event(LOG_WARNING, "row_missing", "table=%s change=%s detail=%s",
+				  log_quote(relation_name(applier, what.relid)),
+				  what.kind == 'U' ? "update" : "delete",
+				  log_quote("the target has no row with this key: the tables had diverged"));
+	return 0;
+}
+
+/*
+ * Reads pipelined results: those already arrived, or with until_sync all of
+ * them up to the pipeline's sync point.
+ */
+static int
+read_results(SyncApplier *applier, bool until_sync, SyncError *error)
+{
+	int			rc = 0;
+
+	for (;;)
+	{
+		PGresult   *result;
+
+		if (!until_sync)
+		{
+			if (PQconsumeInput(applier->target) == 0)
+				return sync_fail(error, 1, "lost the connection to the target: %s",
+								 PQerrorMessage(applier->target));
+			if (PQisBusy(applier->target))
+				return rc;
+		}
+		result = PQgetResult(applier->target);
+		if (result == NULL)
+		{
+			/* NULL ends each statement's results */
+			if (!until_sync && applier->pending_count == 0)
+				return rc;
+			if (until_sync && PQstatus(applier->target) != CONNECTION_OK)
+				return sync_fail(error, 1, "lost the connection to the target: %s",
+								 PQerrorMessage(applier->target));
+			continue;
+		}
+		if (PQresultStatus(result) == PGRES_PIPELINE_SYNC)
+		{
+			PQclear(result);
+			if (until_sync)
+				return rc;
+			continue;
+		}
+		if (take_result(applier, result, error) != 0)
+			rc = -1;
+		PQclear(result);
+	}
+}
+
+static int
+enter_pipeline(SyncApplier *applier, SyncError *error)
+{
+	if (applier->pipeline)
+		return 0;
+	if (PQenterPipelineMode(applier->target) != 1)
+		return sync_fail(error, 1, "could not enter pipeline mode on the target: %s",
+						 PQerrorMessage(applier->target));
+	applier->pipeline = true;
+	applier->sent_since_read = 0;
+	return 0;
+}
+
+/* Waits for every pipelined statement and leaves pipeline mode. */
+static int
+leave_pipeline(SyncApplier *applier, SyncError *error)
+{
+	int			rc;
+
+	if (!applier->pipeline)
+		return 0;
+	if (PQpipelineSync(applier->target) != 1)
+		return sync_fail(error, 1, "could not send to the target: %s", PQerrorMessage(applier->target));
+	rc = read_results(applier, true, error);
+	if (PQexitPipelineMode(applier->target) != 1 && rc == 0)
+		rc = sync_fail(error, 1, "could not leave pipeline mode on the target: %s",
+					   PQerrorMessage(applier->target));
+	applier->pipeline = false;
+	applier->pending_count = 0;
+	return rc;
+}
+
+/* ---- inserts ---- */
+
+/*
+ * Collected inserts are kept as their values: per value a kind byte ('n' or
+ * 't'), then for text a 4-byte length and the bytes.  They can then go out
+ * either as COPY text or as parameters of a prepared INSERT.
+ */
+static void
+collect_insert(ApplyRelation *relation, const SyncTuple *tuple)
+{
+	for (int i = 0; i < tuple->ncolumns; i++)
+	{
+		const SyncValue *value = &tuple->values[i];
+		uint32_t	len = value->len;
+
+		appendPQExpBufferChar(&relation->inserts, value->kind == SYNC_VALUE_TEXT ? 't' : 'n');
+		if (value->kind == SYNC_VALUE_TEXT)
+		{
+			appendBinaryPQExpBuffer(&relation->inserts, (const char *) &len, sizeof(len));
+			appendBinaryPQExpBuffer(&relation->inserts, value->data, len);
+		}
+	}
+}
+
+/* Reads the next collected value at *cursor; returns its bytes or NULL for NULL. */
+static const char *
+next_value(const char **cursor, uint32_t *len)
+{
+	const char *p = *cursor;
+
+	if (*p++ == 'n')
+	{
+		*cursor = p;
+		*len = 0;
+		return NULL;
+	}
+	memcpy(len, p, sizeof(*len));
+	p += sizeof(*len);
+	*cursor = p + *len;
+	return p;
+}
+
+static void append_copy_value(PQExpBuffer buf, const SyncValue *value);
+
+static int
+copy_inserts(SyncApplier *applier, ApplyRelation *relation, SyncError *error)
+{
+	PQExpBufferData chunk;
+	const char *cursor = relation->inserts.data;
+	const char *end = cursor + relation->inserts.len;
 	PGresult   *result;
 	int			rc = 0;
 
-	if (applier->copying == NULL)
-		return 0;
-	if (applier->copy_buf.len > 0 &&
-		PQputCopyData(applier->target, applier->copy_buf.data, (int) applier->copy_buf.len) != 1)
+	if (leave_pipeline(applier, error) != 0)
+		return -1;
+	resetPQExpBuffer(&applier->sql);
+	appendPQExpBuffer(&applier->sql, "COPY %s %s FROM STDIN", relation->table->qualified,
+					  relation->column_list);
+	result = pg_query(applier->target, applier->sql.data, PGRES_COPY_IN, error);
+	if (result == NULL)
+		return -1;
+	PQclear(result);
+	initPQExpBuffer(&chunk);
+	while (cursor < end && rc == 0)
+	{
+		for (int i = 0; i < relation->ncolumns; i++)
+		{
+			SyncValue	value = {.kind = SYNC_VALUE_TEXT};
+
+			value.data = next_value(&cursor, &value.len);
+			if (value.data == NULL)
+				value.kind = SYNC_VALUE_NULL;
+			if (i > 0)
+				appendPQExpBufferChar(&chunk, '\t');
+			append_copy_value(&chunk, &value);
+		}
+		appendPQExpBufferChar(&chunk, '\n');
+		if (chunk.len >= 256 * 1024 || cursor >= end)
+		{
+			if (PQputCopyData(applier->target, chunk.data, (int) chunk.len) != 1)
+				rc = sync_fail(error, 1, "could not send rows to the target: %s",
+							   PQerrorMessage(applier->target));
+			resetPQExpBuffer(&chunk);
+		}
+	}
+	termPQExpBuffer(&chunk);
+	if (PQputCopyEnd(applier->target, rc == 0 ? NULL : "sending failed") != 1 && rc == 0)
 		rc = sync_fail(error, 1, "could not send rows to the target: %s",
-					   PQerrorMessage(applier->target));
-	resetPQExpBuffer(&applier->copy_buf);
-	if (PQputCopyEnd(applier->target, NULL) != 1)
-		rc = sync_fail(error, 1, "could not end COPY on the target: %s",
 					   PQerrorMessage(applier->target));
 	while ((result = PQgetResult(applier->target)) != NULL)
 	{
 		if (PQresultStatus(result) != PGRES_COMMAND_OK)
 			rc = sync_fail(error, 1, "COPY into %s failed on the target: %s",
-						   applier->copying->table->qualified, PQresultErrorMessage(result));
+						   relation->table->qualified, PQresultErrorMessage(result));
 		PQclear(result);
 	}
-	applier->copying = NULL;
 	return rc;
+}
+
+static int	pipeline_sent(SyncApplier *applier, SyncError *error);
+
+static int
+pipeline_inserts(SyncApplier *applier, ApplyRelation *relation, SyncError *error)
+{
+	const char *cursor = relation->inserts.data;
+	const char *end = cursor + relation->inserts.len;
+	int			rc = 0;
+
+	if (enter_pipeline(applier, error) != 0)
+		return -1;
+	if (relation->insert_statement[0] == '\0')
+	{
+		resetPQExpBuffer(&applier->sql);
+		appendPQExpBuffer(&applier->sql, "INSERT INTO %s %s VALUES (", relation->table->qualified,
+						  relation->column_list);
+		for (int i = 0; i < relation->ncolumns; i++)
+			appendPQExpBuffer(&applier->sql, "%s$%d", i > 0 ? ", " : "", i + 1);
+		appendPQExpBufferChar(&applier->sql, ')');
+		snprintf(relation->insert_statement, sizeof(relation->insert_statement), "tally_%d",
+				 ++applier->statement_counter);
+		if (PQsendPrepare(applier->target, relation->insert_statement, applier->sql.data, 0, NULL) != 1 ||
+			push_pending(applier, 'P', relation->relid, error) != 0)
+			return sync_fail(error, 1, "could not prepare an insert on the target: %s",
+							 PQerrorMessage(applier->target));
+	}
+	while (cursor < end && rc == 0)
+	{
+		for (int i = 0; i < relation->ncolumns; i++)
+		{
+			uint32_t	len;
+			const char *data = next_value(&cursor, &len);
+
+			applier->params[i] = data ? strndup(data, len) : NULL;
+		}
+		if (PQsendQueryPrepared(applier->target, relation->insert_statement, relation->ncolumns,
+								(const char *const *) applier->params, NULL, NULL, 0) != 1 ||
+			push_pending(applier, 'I', relation->relid, error) != 0)
+			rc = sync_fail(error, 1, "could not send an insert to the target: %s",
+						   PQerrorMessage(applier->target));
+		for (int i = 0; i < relation->ncolumns; i++)
+			free(applier->params[i]);
+		if (rc == 0)
+			rc = pipeline_sent(applier, error);
+	}
+	return rc;
+}
+
+static int
+ensure_params(SyncApplier *applier, int n, SyncError *error)
+{
+	if (applier->params_capacity < n)
+	{
+		char	  **grown = realloc(applier->params, sizeof(char *) * n);
+
+		if (grown == NULL)
+			return sync_fail(error, 1, "out of memory");
+		applier->params = grown;
+		applier->params_capacity = n;
+	}
+	return 0;
+}
+
+/*
+ * Writes a table's collected inserts: by COPY, or, when few and
+ * pipelining is allowed, as pipelined INSERTs.
+ */
+static int
+write_inserts(SyncApplier *applier, ApplyRelation *relation, bool may_pipeline, SyncError *error)
+{
+	int			rc;
+
+	if (relation->ninserts == 0)
+		return 0;
+	if (may_pipeline && relation->ninserts <= PIPELINED_INSERTS_MAX)
+		rc = ensure_params(applier, 2 * relation->ncolumns, error) == 0
+			? pipeline_inserts(applier, relation, error) : -1;
+	else
+		rc = copy_inserts(applier, relation, error);
+	resetPQExpBuffer(&relation->inserts);
+	relation->ninserts = 0;
+	return rc;
+}
+
+/* Writes every table's collected inserts and ends the pipeline. */
+static int
+flush_all(SyncApplier *applier, SyncError *error)
+{
+	if (leave_pipeline(applier, error) != 0)
+		return -1;
+	for (int i = 0; i < applier->nrelations; i++)
+		if (write_inserts(applier, &applier->relations[i], false, error) != 0)
+			return -1;
+	return 0;
 }
 
 static int
@@ -301,8 +655,6 @@ apply_relation(SyncApplier *applier, const SyncMessage *message, SyncError *erro
 	ApplyRelation fresh = {0};
 	PQExpBufferData list;
 
-	if (end_copy(applier, error) != 0)
-		return -1;
 	fresh.relid = rel->relid;
 	fresh.table = sync_tables_find(applier->tables, rel->schema[0] ? rel->schema : "pg_catalog",
 								   rel->name);
@@ -360,33 +712,41 @@ apply_relation(SyncApplier *applier, const SyncMessage *message, SyncError *erro
 static void
 append_copy_value(PQExpBuffer buf, const SyncValue *value)
 {
+	const char *p = value->data;
+	const char *end = p + value->len;
+	const char *run = p;
+
 	if (value->kind == SYNC_VALUE_NULL)
 	{
 		appendPQExpBufferStr(buf, "\\N");
 		return;
 	}
-	for (uint32_t i = 0; i < value->len; i++)
+	for (; p < end; p++)
 	{
-		char		c = value->data[i];
+		const char *escaped;
 
-		switch (c)
+		switch (*p)
 		{
 			case '\\':
-				appendPQExpBufferStr(buf, "\\\\");
+				escaped = "\\\\";
 				break;
 			case '\n':
-				appendPQExpBufferStr(buf, "\\n");
+				escaped = "\\n";
 				break;
 			case '\r':
-				appendPQExpBufferStr(buf, "\\r");
+				escaped = "\\r";
 				break;
 			case '\t':
-				appendPQExpBufferStr(buf, "\\t");
+				escaped = "\\t";
 				break;
 			default:
-				appendPQExpBufferChar(buf, c);
+				continue;
 		}
+		appendBinaryPQExpBuffer(buf, run, p - run);
+		appendPQExpBufferStr(buf, escaped);
+		run = p + 1;
 	}
+	appendBinaryPQExpBuffer(buf, run, end - run);
 }
 
 static ApplyRelation *
@@ -403,98 +763,130 @@ static int
 apply_insert(SyncApplier *applier, ApplyRelation *relation, const SyncTuple *tuple,
 			 SyncError *error)
 {
-	if (applier->copying != relation)
-	{
-		PGresult   *result;
-
-		if (end_copy(applier, error) != 0)
-			return -1;
-		resetPQExpBuffer(&applier->sql);
-		appendPQExpBuffer(&applier->sql, "COPY %s %s FROM STDIN", relation->table->qualified,
-						  relation->column_list);
-		result = pg_query(applier->target, applier->sql.data, PGRES_COPY_IN, error);
-		if (result == NULL)
-			return -1;
-		PQclear(result);
-		applier->copying = relation;
-	}
+	if (tuple->ncolumns != relation->ncolumns)
+		return sync_fail(error, 1, "an insert into %s has %d columns, its description %d",
+						 relation->table->qualified, tuple->ncolumns, relation->ncolumns);
 	for (int i = 0; i < tuple->ncolumns; i++)
-	{
-		if (i > 0)
-			appendPQExpBufferChar(&applier->copy_buf, '\t');
-		append_copy_value(&applier->copy_buf, &tuple->values[i]);
-	}
-	appendPQExpBufferChar(&applier->copy_buf, '\n');
-	if (applier->copy_buf.len >= 64 * 1024)
-	{
-		if (PQputCopyData(applier->target, applier->copy_buf.data, (int) applier->copy_buf.len) != 1)
-			return sync_fail(error, 1, "could not send rows to the target: %s",
-							 PQerrorMessage(applier->target));
-		resetPQExpBuffer(&applier->copy_buf);
-	}
+		if (tuple->values[i].kind != SYNC_VALUE_TEXT && tuple->values[i].kind != SYNC_VALUE_NULL)
+			return sync_fail(error, 1, "an insert into %s carries a value of kind '%c'",
+							 relation->table->qualified, (char) tuple->values[i].kind);
+	if (relation->inserts.data == NULL)
+		initPQExpBuffer(&relation->inserts);
+	collect_insert(relation, tuple);
+	relation->ninserts++;
+	if (PQExpBufferBroken(&relation->inserts))
+		return sync_fail(error, 1, "out of memory");
+	if (relation->inserts.len >= INSERT_BUFFER_BYTES)
+		return write_inserts(applier, relation, false, error);
 	return 0;
 }
 
 /*
- * Appends "WHERE key = $n AND ..." matching the row that key identifies.
- * Without a key (REPLICA IDENTITY FULL) every sent column is matched, and
- * only one of several identical rows is touched, as the source did.
+ * The shape of an UPDATE or DELETE: which columns it sets (those sent; an
+ * unchanged TOASTed value is not) and, without a key, which columns it
+ * matches on.  One prepared statement serves every change of one shape.
  */
 static void
-append_where(SyncApplier *applier, ApplyRelation *relation, const SyncTuple *key, bool full,
-			 const char **params, int *nparams)
+change_shape(const ApplyRelation *relation, const SyncMessage *message, PQExpBuffer shape)
 {
-	PQExpBuffer sql = &applier->sql;
+	const SyncTuple *old = message->u.change.old_kind ? &message->u.change.old : NULL;
+
+	resetPQExpBuffer(shape);
+	appendPQExpBufferChar(shape, (char) message->kind);
+	if (message->kind == SYNC_MSG_UPDATE)
+		for (int i = 0; i < relation->ncolumns; i++)
+			appendPQExpBufferChar(shape, message->u.change.new.values[i].kind == SYNC_VALUE_UNCHANGED ? 'u' : 's');
+	if (relation->table->nkeys == 0)
+	{
+		const SyncTuple *key = old ? old : &message->u.change.new;
+
+		appendPQExpBufferChar(shape, '/');
+		for (int i = 0; i < relation->ncolumns; i++)
+			appendPQExpBufferChar(shape, key->values[i].kind == SYNC_VALUE_UNCHANGED ? 'u' : 'm');
+	}
+}
+
+/*
+ * The SQL of a shape.  With a key, rows are matched on it; without one
+ * (REPLICA IDENTITY FULL) on every sent column, one row at a time, as the
+ * source changed one row.
+ */
+static void
+change_sql(const ApplyRelation *relation, const char *shape, PQExpBuffer sql)
+{
+	bool		is_update = shape[0] == SYNC_MSG_UPDATE;
+	bool		full = relation->table->nkeys == 0;
+	const char *match = full ? strchr(shape, '/') + 1 : NULL;
+	int			n = 0;
 	int			matched = 0;
 
+	resetPQExpBuffer(sql);
+	if (is_update)
+	{
+		appendPQExpBuffer(sql, "UPDATE %s SET ", relation->table->qualified);
+		for (int i = 0; i < relation->ncolumns; i++)
+			if (shape[1 + i] == 's')
+				appendPQExpBuffer(sql, "%s%s = $%d", n > 0 ? ", " : "", relation->names[i], n + 1), n++;
+	}
+	else
+		appendPQExpBuffer(sql, "DELETE FROM %s", relation->table->qualified);
 	if (full)
 		appendPQExpBuffer(sql, " WHERE ctid = (SELECT ctid FROM %s", relation->table->qualified);
-	for (int i = 0; i < key->ncolumns && i < relation->ncolumns; i++)
+	for (int i = 0; i < relation->ncolumns; i++)
 	{
-		const SyncValue *value = &key->values[i];
-
-		if ((!full && !relation->is_key[i]) || value->kind == SYNC_VALUE_UNCHANGED)
+		if (full ? match[i] != 'm' : !relation->is_key[i])
 			continue;
-		appendPQExpBuffer(sql, "%s%s", matched++ == 0 ? " WHERE " : " AND ", relation->names[i]);
-		if (value->kind == SYNC_VALUE_NULL)
-			appendPQExpBufferStr(sql, " IS NULL");
-		else
-		{
-			params[*nparams] = NULL;	/* filled by the caller from key */
-			appendPQExpBuffer(sql, " = $%d", ++*nparams);
-		}
+		appendPQExpBuffer(sql, "%s%s %s $%d", matched++ == 0 ? " WHERE " : " AND ",
+						  relation->names[i], full ? "IS NOT DISTINCT FROM" : "=", ++n);
 	}
 	if (full)
 		appendPQExpBufferStr(sql, " LIMIT 1)");
 }
 
-/* Copies a value into a NUL-terminated parameter; returns NULL for NULL. */
+static const ApplyStatement *
+statement_for(SyncApplier *applier, ApplyRelation *relation, const char *shape, SyncError *error)
+{
+	ApplyStatement *grown;
+	ApplyStatement *statement;
+
+	for (int i = 0; i < relation->nstatements; i++)
+		if (strcmp(relation->statements[i].shape, shape) == 0)
+			return &relation->statements[i];
+	grown = realloc(relation->statements, sizeof(ApplyStatement) * (relation->nstatements + 1));
+	if (grown == NULL)
+	{
+		sync_fail(error, 1, "out of memory");
+		return NULL;
+	}
+	relation->statements = grown;
+	statement = &grown[relation->nstatements];
+	statement->kind = shape[0];
+	statement->shape = strdup(shape);
+	snprintf(statement->name, sizeof(statement->name), "tally_%d", ++applier->statement_counter);
+	if (statement->shape == NULL)
+	{
+		sync_fail(error, 1, "out of memory");
+		return NULL;
+	}
+	change_sql(relation, shape, &applier->sql);
+	if (PQsendPrepare(applier->target, statement->name, applier->sql.data, 0, NULL) != 1 ||
+		push_pending(applier, 'P', relation->relid, error) != 0)
+	{
+		sync_fail(error, 1, "could not prepare a change on the target: %s",
+				  PQerrorMessage(applier->target));
+		free(statement->shape);
+		return NULL;
+	}
+	relation->nstatements++;
+	return statement;
+}
+
 static char *
 param_text(const SyncValue *value)
 {
 	if (value->kind != SYNC_VALUE_TEXT)
 		return NULL;
 	return strndup(value->data, value->len);
-}
-
-static int
-run_change(SyncApplier *applier, ApplyRelation *relation, int nparams, char **params,
-		   const char *what, SyncError *error)
-{
-	PGresult   *result = pg_query_params(applier->target, applier->sql.data, nparams,
-										 (const char *const *) params, PGRES_COMMAND_OK, error);
-	int			rc = 0;
-
-	for (int i = 0; i < nparams; i++)
-		free(params[i]);
-	if (result == NULL)
-		return -1;
-	if (strcmp(PQcmdTuples(result), "0") == 0)
-		log_event(LOG_WARNING, "row_missing",
-				  "table=%s change=%s detail=%s", log_quote(relation->table->qualified), what,
-				  log_quote("the target has no row with this key: the tables had diverged"));
-	PQclear(result);
-	return rc;
 }
 
 static int
@@ -505,71 +897,55 @@ apply_update_or_delete(SyncApplier *applier, ApplyRelation *relation,
 	bool		is_update = message->kind == SYNC_MSG_UPDATE;
 	const SyncTuple *key = change->old_kind ? &change->old : &change->new;
 	bool		full = relation->table->nkeys == 0;
-	char	  **params;
-	const char **dummy;
+	PQExpBufferData shape;
+	const ApplyStatement *statement;
 	int			nparams = 0;
-	int			set = 0;
+	int			rc = 0;
 
-	if (end_copy(applier, error) != 0)
+	if (key->ncolumns != relation->ncolumns ||
+		(is_update && change->new.ncolumns != relation->ncolumns))
+		return sync_fail(error, 1, "a change of %s has %d columns, its description %d",
+						 relation->table->qualified, key->ncolumns, relation->ncolumns);
+	/* this table's collected inserts come first */
+	if (ensure_params(applier, 2 * relation->ncolumns, error) != 0 ||
+		write_inserts(applier, relation, true, error) != 0 ||
+		enter_pipeline(applier, error) != 0)
 		return -1;
-	params = calloc(2 * (size_t) relation->ncolumns + 1, sizeof(char *));
-	dummy = calloc(2 * (size_t) relation->ncolumns + 1, sizeof(char *));
-	if (params == NULL || dummy == NULL)
-	{
-		free(params);
-		free(dummy);
-		return sync_fail(error, 1, "out of memory");
-	}
-	resetPQExpBuffer(&applier->sql);
+	initPQExpBuffer(&shape);
+	change_shape(relation, message, &shape);
+	statement = statement_for(applier, relation, shape.data, error);
+	termPQExpBuffer(&shape);
+	if (statement == NULL)
+		return -1;
+
 	if (is_update)
+		for (int i = 0; i < relation->ncolumns; i++)
+			if (change->new.values[i].kind != SYNC_VALUE_UNCHANGED)
+				applier->params[nparams++] = param_text(&change->new.values[i]);
+	for (int i = 0; i < relation->ncolumns; i++)
 	{
-		appendPQExpBuffer(&applier->sql, "UPDATE %s SET ", relation->table->qualified);
-		for (int i = 0; i < change->new.ncolumns && i < relation->ncolumns; i++)
-		{
-			const SyncValue *value = &change->new.values[i];
-
-			if (value->kind == SYNC_VALUE_UNCHANGED)
-				continue;		/* a TOASTed value the update did not touch */
-			appendPQExpBuffer(&applier->sql, "%s%s = ", set++ > 0 ? ", " : "", relation->names[i]);
-			if (value->kind == SYNC_VALUE_NULL)
-				appendPQExpBufferStr(&applier->sql, "NULL");
-			else
-			{
-				params[nparams] = param_text(value);
-				appendPQExpBuffer(&applier->sql, "$%d", ++nparams);
-			}
-		}
-		if (set == 0)
-		{
-			free(params);
-			free(dummy);
-			return 0;
-		}
+		if (full ? key->values[i].kind == SYNC_VALUE_UNCHANGED : !relation->is_key[i])
+			continue;
+		applier->params[nparams++] = param_text(&key->values[i]);
 	}
-	else
-		appendPQExpBuffer(&applier->sql, "DELETE FROM %s", relation->table->qualified);
+	if (PQsendQueryPrepared(applier->target, statement->name, nparams,
+							(const char *const *) applier->params, NULL, NULL, 0) != 1 ||
+		push_pending(applier, (char) message->kind, relation->relid, error) != 0)
+		rc = sync_fail(error, 1, "could not send a change to the target: %s",
+					   PQerrorMessage(applier->target));
+	for (int i = 0; i < nparams; i++)
+		free(applier->params[i]);
+	return rc == 0 ? pipeline_sent(applier, error) : rc;
+}
 
-	{
-		int			first_key = nparams;
-
-		append_where(applier, relation, key, full, dummy, &nparams);
-		for (int i = 0, p = first_key; i < key->ncolumns && i < relation->ncolumns; i++)
-		{
-			const SyncValue *value = &key->values[i];
-
-			if ((!full && !relation->is_key[i]) || value->kind != SYNC_VALUE_TEXT)
-				continue;
-			params[p++] = param_text(value);
-		}
-	}
-	free(dummy);
-	{
-		int			rc = run_change(applier, relation, nparams, params,
-									is_update ? "update" : "delete", error);
-
-		free(params);
-		return rc;
-	}
+/* Counts a pipelined statement; reads arrived results now and then. */
+static int
+pipeline_sent(SyncApplier *applier, SyncError *error)
+{
+	if (++applier->sent_since_read < PIPELINE_READ_EVERY)
+		return 0;
+	applier->sent_since_read = 0;
+	return read_results(applier, false, error);
 }
 
 static int
@@ -577,8 +953,6 @@ apply_truncate(SyncApplier *applier, const SyncMessage *message, SyncError *erro
 {
 	int			n = 0;
 
-	if (end_copy(applier, error) != 0)
-		return -1;
 	resetPQExpBuffer(&applier->sql);
 	appendPQExpBufferStr(&applier->sql, "TRUNCATE ");
 	for (int i = 0; i < message->u.truncate.nrelids; i++)
@@ -587,12 +961,18 @@ apply_truncate(SyncApplier *applier, const SyncMessage *message, SyncError *erro
 
 		if (relation == NULL || relation->table == NULL)
 			continue;
+		/* inserts collected before the TRUNCATE are truncated with the rest */
+		if (relation->inserts.data != NULL)
+			resetPQExpBuffer(&relation->inserts);
+		relation->ninserts = 0;
 		appendPQExpBuffer(&applier->sql, "%s%s", n++ > 0 ? ", " : "", relation->table->qualified);
 	}
 	if (n == 0)
 		return 0;
 	if (message->u.truncate.options & 2)
 		appendPQExpBufferStr(&applier->sql, " RESTART IDENTITY");
+	if (leave_pipeline(applier, error) != 0)
+		return -1;
 	return pg_command(applier->target, applier->sql.data, error);
 }
 
@@ -617,12 +997,12 @@ sync_apply_message(SyncApplier *applier, const SyncMessage *message, SyncError *
 				applier->skipping = false;
 				return 0;
 			}
-			if (end_copy(applier, error) != 0)
-				return -1;
 			applier->batch_txns++;
 			applier->batch_end = message->u.commit.end_lsn;
 			return 0;
 		case SYNC_MSG_RELATION:
+			if (flush_all(applier, error) != 0)
+				return -1;
 			return apply_relation(applier, message, error);
 		case SYNC_MSG_INSERT:
 		case SYNC_MSG_UPDATE:
@@ -665,7 +1045,7 @@ sync_apply_commit(SyncApplier *applier, SyncLsn *committed, SyncError *error)
 		*committed = applier->committed;
 		return 0;
 	}
-	if (end_copy(applier, error) != 0)
+	if (flush_all(applier, error) != 0)
 		return -1;
 	if (applier->batch_txns > 0 &&
 		sync_target_write_position(applier->target, applier->slot, applier->batch_end,

@@ -222,13 +222,10 @@ sync_stream_next(SyncStream *stream, int timeout_ms, const char **data, size_t *
 		if (stream->buffer[0] == 'k' && n >= 18)
 		{
 			stream->server_wal_end = get_uint64(stream->buffer + 1);
+			/* the caller decides how far it may confirm, and whether it is done */
 			if (stream->buffer[17])
-			{
-				/* the caller decides how far it may confirm */
 				stream->reply_requested = true;
-				return 0;
-			}
-			continue;
+			return 0;
 		}
 		if (stream->buffer[0] == 'w' && n >= 25)
 		{

@@ -49,8 +49,9 @@ int			sync_stream_start(SyncStream *stream, PGconn *replication, const char *slo
 /*
  * Waits up to timeout_ms for the next pgoutput message.  Returns 1 with the
  * payload in *data and *len (valid until the next call), 0 on timeout or
- * when the server asked for a reply (stream->reply_requested: the caller
- * answers with sync_stream_send_feedback), -1 on error or when the server
+ * after a keepalive (which updates server_wal_end, and may set
+ * reply_requested: the caller answers with sync_stream_send_feedback), -1
+ * on error or when the server
  * ended the stream.  Sends feedback every few seconds by itself.
  */
 int			sync_stream_next(SyncStream *stream, int timeout_ms, const char **data,

@@ -18,6 +18,7 @@
 
 #include "common/log.h"
 #include "sync/apply.h"
+#include "sync/batch.h"
 #include "sync/debug.h"
 #include "sync/decode.h"
 #include "sync/pg.h"
@@ -56,6 +57,7 @@ typedef struct Session
 	SyncSpoolSet *spools;		/* transactions streamed before their commit */
 	SyncXid		stream_xid;		/* the one whose block is open, or 0 */
 	SyncDecoder *replay_decoder;
+	long long	next_pull_us;	/* when batch tables are pulled next */
 	char		system_identifier[32];
 } Session;
 
@@ -258,6 +260,53 @@ commit_batch(Session *session, SyncError *error)
 	return sync_stream_send_feedback(&session->stream, error);
 }
 
+/* Pulls every batch table once. */
+static int
+pull_batch_tables(Session *session, SyncError *error)
+{
+	for (int i = 0; i < session->tables.count; i++)
+	{
+		const SyncTableDef *table = &session->tables.tables[i];
+		long		rows;
+		long long	started = sync_now_us();
+
+		if (table->mode != SYNC_MODE_BATCH)
+			continue;
+		if (sync_batch_pull(session->source, session->target, session->config->slot, table,
+							&rows, error) != 0)
+			return -1;
+		log_event(rows > 0 ? LOG_INFO : LOG_DEBUG, "batch_pulled", "table=%s rows=%ld ms=%.1f",
+				  log_quote(table->qualified), rows, (sync_now_us() - started) / 1000.0);
+	}
+	session->next_pull_us = sync_now_us() + (long long) session->config->batch_interval_ms * 1000;
+	return 0;
+}
+
+static bool
+has_mode(const SyncTableList *tables, SyncMode mode)
+{
+	for (int i = 0; i < tables->count; i++)
+		if (tables->tables[i].mode == mode)
+			return true;
+	return false;
+}
+
+/* Without CDC tables: after the first pull, pull on the schedule until stopped. */
+static int
+pull_only(Session *session, SyncError *error)
+{
+	while (!session->options->once)
+	{
+		while (!stop_requested && sync_now_us() < session->next_pull_us)
+			usleep(100 * 1000);
+		if (stop_requested)
+			break;
+		if (pull_batch_tables(session, error) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int
 replay_message(void *arg, const char *data, size_t len, SyncError *error)
 {
@@ -371,6 +420,13 @@ stream_changes(Session *session, SyncLsn start, SyncError *error)
 			rc = 0;
 			break;
 		}
+		if (!in_txn && pending == 0 && session->next_pull_us != 0 &&
+			sync_now_us() >= session->next_pull_us && !session->options->once)
+		{
+			if (pull_batch_tables(session, error) != 0)
+				goto done;
+			continue;
+		}
 		if (!in_txn && pending > 0 &&
 			(sync_apply_pending_rows(session->applier) >= BATCH_MAX_ROWS ||
 			 sync_now_us() - batch_started >= BATCH_MAX_US))
@@ -469,20 +525,36 @@ run_session(const SyncConfig *config, const SyncOptions *options, SyncError *err
 		goto done;
 	if (sync_source_list_tables(session.source, config, &session.tables, error) != 0)
 		goto done;
-	for (int i = 0; i < session.tables.count; i++)
-		if (session.tables.tables[i].mode == SYNC_MODE_BATCH)
-		{
-			sync_fail(error, 2, "table %s: mode = batch is not available in this version of tally sync",
-					  session.tables.tables[i].qualified);
-			goto done;
-		}
 	if (session.tables.count == 0)
 	{
 		sync_fail(error, 2, "[sync] tables selects no table of the source");
 		goto done;
 	}
-	if (sync_target_prepare(session.target, error) != 0 ||
-		sync_source_check(session.source, &session.tables, error) != 0 ||
+	if (sync_target_prepare(session.target, error) != 0)
+		goto done;
+	for (int i = 0; i < session.tables.count; i++)
+	{
+		SyncTableDef *table = &session.tables.tables[i];
+
+		if (table->mode == SYNC_MODE_BATCH &&
+			(sync_batch_check(table, error) != 0 ||
+			 sync_target_create_table(session.target, table, error) != 0 ||
+			 sync_target_set_table_state(session.target, config->slot, table, "batch", NULL,
+										 error) != 0))
+			goto done;
+	}
+	if (has_mode(&session.tables, SYNC_MODE_BATCH))
+	{
+		/* the first pull (a full copy) before streaming starts */
+		if (pull_batch_tables(&session, error) != 0)
+			goto done;
+	}
+	if (!has_mode(&session.tables, SYNC_MODE_CDC))
+	{
+		rc = pull_only(&session, error);
+		goto done;
+	}
+	if (sync_source_check(session.source, &session.tables, error) != 0 ||
 		sync_source_ensure_publication(session.source, config->publication, &session.tables,
 									   error) != 0)
 		goto done;
