@@ -532,6 +532,8 @@ run_session(const SyncConfig *config, const SyncOptions *options, SyncError *err
 	}
 	if (sync_target_prepare(session.target, error) != 0)
 		goto done;
+	if (options->resync && sync_target_forget_watermarks(session.target, config->slot, error) != 0)
+		goto done;
 	for (int i = 0; i < session.tables.count; i++)
 	{
 		SyncTableDef *table = &session.tables.tables[i];

@@ -91,12 +91,26 @@ sync_target_reset(PGconn *target, const char *slot, const char *system_identifie
 	PGresult   *result;
 
 	result = pg_query_params(target,
-							 "WITH forget AS (DELETE FROM _tally_sync.tables WHERE slot = $1) "
+							 "WITH forget AS (DELETE FROM _tally_sync.tables WHERE slot = $1 AND mode = 'cdc') "
 							 "INSERT INTO _tally_sync.slots (slot, source_system_identifier) "
 							 "VALUES ($1, $2) ON CONFLICT (slot) DO UPDATE "
 							 "   SET source_system_identifier = $2, lsn = NULL, "
 							 "       snapshot_done = false, applied_at = NULL",
 							 2, params, PGRES_COMMAND_OK, error);
+	PQclear(result);
+	return result ? 0 : -1;
+}
+
+int
+sync_target_forget_watermarks(PGconn *target, const char *slot, SyncError *error)
+{
+	const char *params[1] = {slot};
+	PGresult   *result;
+
+	result = pg_query_params(target,
+							 "UPDATE _tally_sync.tables SET watermark = NULL, rows_applied = 0 "
+							 " WHERE slot = $1 AND mode = 'batch'",
+							 1, params, PGRES_COMMAND_OK, error);
 	PQclear(result);
 	return result ? 0 : -1;
 }

@@ -29,11 +29,14 @@ int			sync_target_read_position(PGconn *target, const char *slot,
 									  SyncPosition *position, SyncError *error);
 
 /*
- * Starts a slot's pipeline over: forgets its position and its tables'
- * rows and state (not their data).
+ * Starts a slot's CDC pipeline over: forgets its position and its CDC
+ * tables' rows and state (not their data).
  */
 int			sync_target_reset(PGconn *target, const char *slot,
 							  const char *system_identifier, SyncError *error);
+
+/* Forgets the watermarks of a slot's batch tables: the next pull reads every row. */
+int			sync_target_forget_watermarks(PGconn *target, const char *slot, SyncError *error);
 
 /*
  * Records the position in the caller's open transaction.  done marks the
