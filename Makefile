@@ -14,7 +14,7 @@ FUZZ_CC ?= clang
 PQ_INCLUDE := $(shell $(PG_CONFIG) --includedir)
 WARNINGS := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wno-unused-parameter
 PROGRAM_CFLAGS := -std=c11 -D_GNU_SOURCE -g $(WARNINGS) -I. -I$(PQ_INCLUDE) -pthread
-PROGRAM_LIBS := -lpq -linih -pthread
+PROGRAM_LIBS := -lpq -linih -lmicrohttpd -pthread
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 # The program's modules; cli/ holds main(), the rest is shared with tests.

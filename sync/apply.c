@@ -19,6 +19,7 @@
 #include "common/strbuf.h"
 
 #include "common/log.h"
+#include "sync/metrics.h"
 #include "sync/target.h"
 
 /* A table's collected inserts are written once they reach this size. */
@@ -81,6 +82,8 @@ struct SyncApplier
 	int			batch_txns;
 	long		batch_rows;
 	SyncLsn		batch_end;
+	SyncTimestamp batch_commit_time;
+	SyncTimestamp committed_time;
 
 	bool		pipeline;		/* the target connection is in pipeline mode */
 	PendingResult *pending;		/* FIFO of results still to read */
@@ -164,6 +167,12 @@ SyncLsn
 sync_apply_committed(const SyncApplier *applier)
 {
 	return applier->committed;
+}
+
+SyncTimestamp
+sync_apply_committed_time(const SyncApplier *applier)
+{
+	return applier->committed_time;
 }
 
 static ApplyRelation *
@@ -999,6 +1008,7 @@ sync_apply_message(SyncApplier *applier, const SyncMessage *message, SyncError *
 			}
 			applier->batch_txns++;
 			applier->batch_end = message->u.commit.end_lsn;
+			applier->batch_commit_time = message->u.commit.commit_time;
 			return 0;
 		case SYNC_MSG_RELATION:
 			if (flush_all(applier, error) != 0)
@@ -1049,7 +1059,7 @@ sync_apply_commit(SyncApplier *applier, SyncLsn *committed, SyncError *error)
 		return -1;
 	if (applier->batch_txns > 0 &&
 		sync_target_write_position(applier->target, applier->slot, applier->batch_end,
-								   false, error) != 0)
+								   applier->batch_commit_time, false, error) != 0)
 		return -1;
 	for (int i = 0; i < applier->nrelations; i++)
 	{
@@ -1063,10 +1073,21 @@ sync_apply_commit(SyncApplier *applier, SyncLsn *committed, SyncError *error)
 	if (pg_command(applier->target, "COMMIT", error) != 0)
 		return -1;
 	for (int i = 0; i < applier->nrelations; i++)
-		applier->relations[i].batch_rows = 0;
+	{
+		ApplyRelation *relation = &applier->relations[i];
+
+		if (relation->batch_rows > 0 && relation->table != NULL)
+			sync_metrics_add_rows(relation->table->schema, relation->table->name, "cdc",
+								  relation->batch_rows);
+		relation->batch_rows = 0;
+	}
 	applier->in_batch = false;
 	if (applier->batch_txns > 0)
+	{
 		applier->committed = applier->batch_end;
+		applier->committed_time = applier->batch_commit_time;
+		sync_metrics_add_batch();
+	}
 	applier->batch_txns = 0;
 	applier->batch_rows = 0;
 	*committed = applier->committed;
@@ -1078,7 +1099,7 @@ sync_apply_advance(SyncApplier *applier, SyncLsn lsn, SyncError *error)
 {
 	if (applier->in_batch || applier->in_source_txn || lsn <= applier->committed)
 		return 0;
-	if (sync_target_write_position(applier->target, applier->slot, lsn, false, error) != 0)
+	if (sync_target_write_position(applier->target, applier->slot, lsn, 0, false, error) != 0)
 		return -1;
 	applier->committed = lsn;
 	return 0;

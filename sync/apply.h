@@ -56,4 +56,7 @@ int			sync_apply_advance(SyncApplier *applier, SyncLsn lsn, SyncError *error);
 /* Position committed on the target. */
 SyncLsn		sync_apply_committed(const SyncApplier *applier);
 
+/* Source commit time of the last transaction committed on the target, or 0. */
+SyncTimestamp sync_apply_committed_time(const SyncApplier *applier);
+
 #endif

@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "sync/debug.h"
+#include "sync/metrics.h"
 #include "sync/stream.h"
 #include "sync/target.h"
 
@@ -202,6 +203,7 @@ copy_table(SnapshotJob *job, PGconn *source, PGconn *target, SyncTableDef *table
 		pg_command(target, "COMMIT", error) != 0)
 		goto done;
 	log_event(LOG_INFO, "table_copied", "table=%s rows=%ld", log_quote(table->qualified), rows);
+	sync_metrics_add_rows(table->schema, table->name, "cdc", rows);
 	sync_debug_point("table_copied");
 	rc = 0;
 

@@ -26,8 +26,8 @@ sync_now_us(void)
 	return (long long) ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
 }
 
-static long long
-postgres_now(void)
+long long
+sync_postgres_now(void)
 {
 	struct timeval tv;
 
@@ -147,7 +147,7 @@ sync_stream_send_feedback(SyncStream *stream, SyncError *error)
 	put_uint64(reply + 1, stream->received);
 	put_uint64(reply + 9, stream->flushed);
 	put_uint64(reply + 17, stream->flushed);
-	put_uint64(reply + 25, (uint64_t) postgres_now());
+	put_uint64(reply + 25, (uint64_t) sync_postgres_now());
 	reply[33] = 0;
 	if (PQputCopyData(stream->conn, reply, sizeof(reply)) <= 0 || PQflush(stream->conn) != 0)
 		return sync_fail(error, 1, "could not send feedback to the source: %s",

@@ -69,4 +69,7 @@ void		sync_stream_end(SyncStream *stream);
 /* Microseconds on a monotonic clock. */
 long long	sync_now_us(void);
 
+/* The wall clock as PostgreSQL sends times: microseconds since 2000-01-01 UTC. */
+long long	sync_postgres_now(void);
+
 #endif

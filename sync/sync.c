@@ -21,6 +21,7 @@
 #include "sync/batch.h"
 #include "sync/debug.h"
 #include "sync/decode.h"
+#include "sync/metrics.h"
 #include "sync/pg.h"
 #include "sync/snapshot.h"
 #include "sync/source.h"
@@ -145,7 +146,7 @@ take_snapshot(Session *session, SyncError *error)
 						   info.snapshot_name, error) != 0)
 		return -1;
 	return sync_target_write_position(session->target, session->config->slot,
-									  info.consistent_point, true, error);
+									  info.consistent_point, 0, true, error);
 }
 
 /*
@@ -237,6 +238,22 @@ current_wal_lsn(PGconn *source, SyncLsn *lsn, SyncError *error)
 	return 0;
 }
 
+/* Publishes how far behind the source the target is. */
+static void
+update_lag(Session *session)
+{
+	SyncLsn		committed = sync_apply_committed(session->applier);
+	SyncLsn		source = session->stream.server_wal_end;
+	SyncTimestamp commit_time = sync_apply_committed_time(session->applier);
+	bool		caught_up = source <= committed && !sync_apply_in_source_transaction(session->applier);
+	double		seconds = 0;
+
+	if (!caught_up && commit_time != 0)
+		seconds = (sync_postgres_now() - commit_time) / 1e6;
+	sync_metrics_set_lag(source > committed ? (long long) (source - committed) : 0,
+						 seconds > 0 ? seconds : 0);
+}
+
 /* Commits the open batch and tells the source how far the target is. */
 static int
 commit_batch(Session *session, SyncError *error)
@@ -247,6 +264,7 @@ commit_batch(Session *session, SyncError *error)
 
 	if (sync_apply_commit(session->applier, &committed, error) != 0)
 		return -1;
+	update_lag(session);
 	if (txns > 0)
 		sync_debug_point("batch_committed");
 	sync_stream_set_flushed(&session->stream, committed);
@@ -275,6 +293,7 @@ pull_batch_tables(Session *session, SyncError *error)
 		if (sync_batch_pull(session->source, session->target, session->config->slot, table,
 							&rows, error) != 0)
 			return -1;
+		sync_metrics_add_rows(table->schema, table->name, "batch", rows);
 		log_event(rows > 0 ? LOG_INFO : LOG_DEBUG, "batch_pulled", "table=%s rows=%ld ms=%.1f",
 				  log_quote(table->qualified), rows, (sync_now_us() - started) / 1000.0);
 	}
@@ -466,6 +485,7 @@ stream_changes(Session *session, SyncLsn start, SyncError *error)
 				sync_stream_set_flushed(&session->stream, sync_apply_committed(session->applier));
 				if (sync_stream_send_feedback(&session->stream, error) != 0)
 					goto done;
+				update_lag(session);
 				last_heartbeat = sync_now_us();
 			}
 			else if (session->stream.reply_requested &&
@@ -577,15 +597,16 @@ done:
 	return rc;
 }
 
+static int	run_sessions(const SyncConfig *config, const SyncOptions *options, SyncOptions *first);
+
 int
 sync_run(const SyncConfig *config, const SyncOptions *options)
 {
 	struct sigaction action = {.sa_handler = handle_stop};
 	char	   *source = pg_describe_conninfo(config->source_conninfo);
 	char	   *target = pg_describe_conninfo(config->target_conninfo);
-	int			backoff_ms = 500;
-	int			attempts = 0;
 	SyncOptions first = *options;
+	int			status;
 
 	sigemptyset(&action.sa_mask);
 	sigaction(SIGTERM, &action, NULL);
@@ -596,17 +617,40 @@ sync_run(const SyncConfig *config, const SyncOptions *options)
 			  options->once ? "true" : "false");
 	free(source);
 	free(target);
+	if (config->metrics_port > 0)
+	{
+		SyncError	error = {0};
+
+		if (sync_metrics_serve(config->metrics_port, &error) != 0)
+		{
+			log_event(LOG_ERROR, "error", "status=2 message=%s", log_quote(error.message));
+			return 2;
+		}
+		log_event(LOG_INFO, "metrics", "url=http://localhost:%d/metrics", config->metrics_port);
+	}
+	status = run_sessions(config, options, &first);
+	sync_metrics_stop();
+	return status;
+}
+
+/* Runs sessions until one ends cleanly or with an error no retry can cure. */
+static int
+run_sessions(const SyncConfig *config, const SyncOptions *options, SyncOptions *first)
+{
+	int			backoff_ms = 500;
+	int			attempts = 0;
 
 	for (;;)
 	{
 		SyncError	error = {0};
 
-		if (run_session(config, &first, &error) == 0)
+		if (run_session(config, first, &error) == 0)
 		{
 			log_event(LOG_INFO, "stop", "reason=%s", stop_requested ? "signal" : "caught_up");
 			return 0;
 		}
-		first.resync = false;	/* a retry continues what the resync started */
+		sync_metrics_add_error();
+		first->resync = false;	/* a retry continues what the resync started */
 		log_event(LOG_ERROR, "error", "status=%d message=%s", error.status,
 				  log_quote(error.message));
 		if (error.status == 2)
@@ -656,27 +700,37 @@ sync_status(const SyncConfig *config)
 							 "SELECT t.schema_name || '.' || t.table_name, t.mode, t.state, t.rows_applied, "
 							 "       s.lsn::text, "
 							 "       round(extract(epoch FROM now() - s.applied_at)::numeric, 1), "
-							 "       coalesce(t.last_error, '') "
+							 "       round(extract(epoch FROM s.applied_at - s.source_commit_time)::numeric, 3), "
+							 "       coalesce(t.last_error, ''), "
+							 "       round(extract(epoch FROM now() - t.updated_at)::numeric, 1) "
 							 "  FROM _tally_sync.tables t LEFT JOIN _tally_sync.slots s USING (slot) "
 							 " WHERE t.slot = $1 ORDER BY 1",
 							 1, params, PGRES_TUPLES_OK, &error);
 	if (result == NULL)
 		goto done;
-	printf("%-40s %-6s %-13s %12s %14s %12s  %s\n", "table", "mode", "state", "rows",
-		   "lag_bytes", "idle_s", "last_error");
+	/*
+	 * lag_s: for a CDC table, from the source's commit of the last applied
+	 * transaction to its commit on the target; for a batch table, the time
+	 * since its last pull.
+	 */
+	printf("%-40s %-6s %-13s %12s %14s %10s  %s\n", "table", "mode", "state", "rows",
+		   "lag_bytes", "lag_s", "last_error");
 	for (int i = 0; i < PQntuples(result); i++)
 	{
+		bool		batch = strcmp(PQgetvalue(result, i, 1), "batch") == 0;
 		SyncLsn		applied = 0;
 		char		lag[32] = "?";
+		const char *seconds = batch ? PQgetvalue(result, i, 8) : PQgetvalue(result, i, 6);
 
-		if (!PQgetisnull(result, i, 4) && source_lsn != 0 &&
-			sync_lsn_parse(PQgetvalue(result, i, 4), &applied) == 0)
+		if (batch)
+			snprintf(lag, sizeof(lag), "-");
+		else if (!PQgetisnull(result, i, 4) && source_lsn != 0 &&
+				 sync_lsn_parse(PQgetvalue(result, i, 4), &applied) == 0)
 			snprintf(lag, sizeof(lag), "%llu",
 					 (unsigned long long) (source_lsn > applied ? source_lsn - applied : 0));
-		printf("%-40s %-6s %-13s %12s %14s %12s  %s\n", PQgetvalue(result, i, 0),
+		printf("%-40s %-6s %-13s %12s %14s %10s  %s\n", PQgetvalue(result, i, 0),
 			   PQgetvalue(result, i, 1), PQgetvalue(result, i, 2), PQgetvalue(result, i, 3),
-			   lag, PQgetisnull(result, i, 5) ? "-" : PQgetvalue(result, i, 5),
-			   PQgetvalue(result, i, 6));
+			   lag, seconds[0] ? seconds : "-", PQgetvalue(result, i, 7));
 	}
 	rc = 0;
 

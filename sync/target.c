@@ -17,7 +17,8 @@ static const char prepare_sql[] =
 	"  source_system_identifier text NOT NULL,"
 	"  lsn pg_lsn,"
 	"  snapshot_done boolean NOT NULL DEFAULT false,"
-	"  applied_at timestamptz);"
+	"  applied_at timestamptz,"
+	"  source_commit_time timestamptz);"
 	"CREATE TABLE IF NOT EXISTS _tally_sync.tables ("
 	"  slot text NOT NULL,"
 	"  schema_name text NOT NULL,"
@@ -117,18 +118,23 @@ sync_target_forget_watermarks(PGconn *target, const char *slot, SyncError *error
 
 int
 sync_target_write_position(PGconn *target, const char *slot, SyncLsn lsn,
-						   bool snapshot_done, SyncError *error)
+						   SyncTimestamp commit_time, bool snapshot_done, SyncError *error)
 {
 	char		lsn_text[20];
-	const char *params[3] = {slot, lsn_text, snapshot_done ? "true" : "false"};
+	char		time_text[24];
+	const char *params[4] = {slot, lsn_text, snapshot_done ? "true" : "false",
+	commit_time != 0 ? time_text : NULL};
 	PGresult   *result;
 
 	sync_lsn_format(lsn, lsn_text);
+	snprintf(time_text, sizeof(time_text), "%lld", (long long) commit_time);
 	result = pg_query_params(target,
 							 "UPDATE _tally_sync.slots SET lsn = $2::pg_lsn, applied_at = now(), "
-							 "       snapshot_done = snapshot_done OR $3::boolean "
+							 "       snapshot_done = snapshot_done OR $3::boolean, "
+							 "       source_commit_time = coalesce(timestamptz '2000-01-01 00:00:00+00' "
+							 "                          + $4::bigint * interval '1 microsecond', source_commit_time) "
 							 " WHERE slot = $1",
-							 3, params, PGRES_COMMAND_OK, error);
+							 4, params, PGRES_COMMAND_OK, error);
 	if (result == NULL)
 		return -1;
 	if (strcmp(PQcmdTuples(result), "1") != 0)

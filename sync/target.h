@@ -39,11 +39,13 @@ int			sync_target_reset(PGconn *target, const char *slot,
 int			sync_target_forget_watermarks(PGconn *target, const char *slot, SyncError *error);
 
 /*
- * Records the position in the caller's open transaction.  done marks the
- * initial snapshot as committed.
+ * Records the position in the caller's open transaction, with the source
+ * commit time of the last transaction applied (0: unchanged).
+ * snapshot_done marks the initial snapshot as committed.
  */
 int			sync_target_write_position(PGconn *target, const char *slot, SyncLsn lsn,
-									   bool snapshot_done, SyncError *error);
+									   SyncTimestamp commit_time, bool snapshot_done,
+									   SyncError *error);
 
 /* Records a table's state ("snapshotting", "streaming", "batch", "stopped"). */
 int			sync_target_set_table_state(PGconn *target, const char *slot,

@@ -102,6 +102,38 @@ is($source->safe_psql('postgres', "SELECT '$confirmed'::pg_lsn <= '$stored'::pg_
 
 ($rc, $out, $err) = run_sync('status', '--config', $config);
 is($rc, 0, 'tally status exits 0');
-like($out, qr/^public\.time_entries\s+cdc\s+streaming\s+\d+/m, 'tally status lists the tables');
+like($out, qr/^public\.time_entries\s+cdc\s+streaming\s+6900\s+\d+\s+[\d.]+\s*$/m,
+	'tally status lists each table with its rows, lag in bytes and in seconds');
+
+# The daemon's Prometheus endpoint.
+my $port = PostgreSQL::Test::Cluster::get_free_port();
+my $metrics_config = write_config($source, $target, "[sync]\ntables = public.*, billing.*\nmetrics_port = $port\n", 'metrics.ini');
+my $daemon = start_sync($metrics_config);
+$source->safe_psql('postgres', q{INSERT INTO billing.invoices SELECT 'M-' || n, 2027, n FROM generate_series(1, 25) n});
+ok($target->poll_query_until('postgres', q{SELECT count(*) = 25 FROM billing.invoices WHERE year = 2027}),
+	'the daemon applies a change');
+
+sub http_get
+{
+	my ($path) = @_;
+	require IO::Socket::INET;
+	my $socket = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Timeout => 10)
+	  or return '';
+	print $socket "GET $path HTTP/1.0\r\nHost: localhost\r\n\r\n";
+	local $/;
+	my $response = <$socket>;
+	close $socket;
+	return $response // '';
+}
+my $metrics = http_get('/metrics');
+like($metrics, qr{^HTTP/1\.[01] 200}, '/metrics answers');
+like($metrics, qr/^tally_sync_rows_applied_total\{table="billing\.invoices",mode="cdc"\} 25$/m,
+	'rows applied per table');
+like($metrics, qr/^tally_sync_lag_bytes \d+$/m, 'lag in bytes');
+like($metrics, qr/^tally_sync_lag_seconds [\d.]+$/m, 'lag in seconds');
+like($metrics, qr/^tally_sync_batches_total [1-9]\d*$/m, 'batches');
+like($metrics, qr/^tally_sync_errors_total 0$/m, 'errors');
+like(http_get('/other'), qr{^HTTP/1\.[01] 404}, 'other paths are not found');
+is(stop_sync($daemon), 0, 'the daemon stops on SIGTERM with status 0');
 
 done_testing();
