@@ -18,14 +18,26 @@
 #include "sync/stream.h"
 #include "sync/target.h"
 
+/*
+ * A piece of the copy: a whole table, or a range of a large table's blocks
+ * (a TID range scan), so that one large table keeps every worker busy.
+ */
+typedef struct SnapshotPiece
+{
+	SyncTableDef *table;
+	char		relkind;
+	long		first_block;	/* -1: the whole table */
+	long		end_block;		/* exclusive; -1: to the end */
+	long		blocks;			/* its size, for ordering */
+} SnapshotPiece;
+
 typedef struct SnapshotJob
 {
 	const SyncConfig *config;
-	SyncTableList *tables;
 	SyncMode	mode;
 	const char *snapshot_name;
-	SyncTableDef **queue;
-	int			nqueue;
+	SnapshotPiece *pieces;
+	int			npieces;
 	atomic_int	next;
 	atomic_long rows_done;
 	int64_t		rows_estimated;
@@ -34,6 +46,19 @@ typedef struct SnapshotJob
 	atomic_bool failed;
 	atomic_int	workers_left;
 } SnapshotJob;
+
+/*
+ * Tables of at least this many 8 kB blocks (1 GB) are copied in ranges.
+ * Tests lower it with TALLY_SYNC_RANGE_BLOCKS to cut small tables.
+ */
+static long
+range_min_blocks(void)
+{
+	const char *setting = getenv("TALLY_SYNC_RANGE_BLOCKS");
+	long		blocks = setting ? atol(setting) : 0;
+
+	return blocks >= 4 ? blocks : 131072L;
+}
 
 static void
 record_error(SnapshotJob *job, const SyncError *error)
@@ -55,45 +80,57 @@ binary_safe(const SyncTableDef *table)
 	return true;
 }
 
-static int
-copy_table(SnapshotJob *job, PGconn *source, PGconn *target, SyncTableDef *table,
-		   SyncError *error)
+static void
+append_columns(PGconn *conn, PQExpBuffer buf, const SyncTableDef *table)
 {
-	PQExpBufferData columns;
-	PQExpBufferData sql;
-	PGresult   *result;
-	const char *format = binary_safe(table) ? " (FORMAT binary)" : "";
-	long		rows = 0;
-	int			rc = -1;
-	char	   *buf;
-	int			n;
-
-	initPQExpBuffer(&columns);
-	initPQExpBuffer(&sql);
-	appendPQExpBufferChar(&columns, '(');
 	for (int c = 0; c < table->ncolumns; c++)
 	{
-		char	   *quoted = PQescapeIdentifier(source, table->columns[c].name,
+		char	   *quoted = PQescapeIdentifier(conn, table->columns[c].name,
 												strlen(table->columns[c].name));
 
-		appendPQExpBuffer(&columns, "%s%s", c > 0 ? ", " : "", quoted);
+		appendPQExpBuffer(buf, "%s%s", c > 0 ? ", " : "", quoted);
 		PQfreemem(quoted);
 	}
-	appendPQExpBufferChar(&columns, ')');
+}
 
+/*
+ * Readies a table for its copy, before any worker starts: created on the
+ * target, emptied (an interrupted snapshot may have left rows), and as a
+ * hypertable given its chunks for the whole time range, so that the copy
+ * never waits in the default partition.
+ */
+static int
+prepare_table(PGconn *source, PGconn *target, SyncTableDef *table, char *relkind,
+			  long *blocks, SyncError *error)
+{
+	PQExpBufferData sql;
+	PGresult   *result;
+	char		relid[16];
+	const char *params[3] = {relid, NULL, NULL};
+	int			rc = -1;
+
+	initPQExpBuffer(&sql);
 	if (sync_target_create_table(target, table, error) != 0)
-		goto done;
-	if (pg_command(target, "BEGIN", error) != 0)
 		goto done;
 	appendPQExpBuffer(&sql, "TRUNCATE %s", table->qualified);
 	if (pg_command(target, sql.data, error) != 0)
 		goto done;
+	snprintf(relid, sizeof(relid), "%u", table->relid);
+	result = pg_query_params(source,
+							 "SELECT relkind, pg_catalog.pg_relation_size(oid) / "
+							 "       current_setting('block_size')::bigint "
+							 "  FROM pg_catalog.pg_class WHERE oid = $1::oid",
+							 1, params, PGRES_TUPLES_OK, error);
+	if (result == NULL)
+		goto done;
+	*relkind = PQgetvalue(result, 0, 0)[0];
+	*blocks = atol(PQgetvalue(result, 0, 1));
+	PQclear(result);
+
 	if (table->config && table->config->hypertable)
 	{
-		/* Chunks for the whole range first: the copy then never waits in the default partition. */
 		char	   *time_column = PQescapeIdentifier(source, table->config->hypertable,
 													 strlen(table->config->hypertable));
-		const char *params[3] = {table->qualified, NULL, NULL};
 
 		resetPQExpBuffer(&sql);
 		appendPQExpBuffer(&sql, "SELECT min(%s)::text, max(%s)::text FROM %s",
@@ -105,17 +142,18 @@ copy_table(SnapshotJob *job, PGconn *source, PGconn *target, SyncTableDef *table
 		if (!PQgetisnull(result, 0, 0))
 		{
 			PGresult   *chunks;
-			char		query[300];
 
+			params[0] = table->qualified;
 			params[1] = PQgetvalue(result, 0, 0);
 			params[2] = PQgetvalue(result, 0, 1);
-			/* ensure_chunks takes values of the time column's own type. */
+			/* ensure_chunks takes values of the time column's own type */
+			resetPQExpBuffer(&sql);
 			for (int c = 0; c < table->ncolumns; c++)
 				if (strcmp(table->columns[c].name, table->config->hypertable) == 0)
-					snprintf(query, sizeof(query),
-							 "SELECT count(*) FROM ensure_chunks($1::regclass, $2::%s, $3::%s)",
-							 table->columns[c].type, table->columns[c].type);
-			chunks = pg_query_params(target, query, 3, params, PGRES_TUPLES_OK, error);
+					appendPQExpBuffer(&sql,
+									  "SELECT count(*) FROM ensure_chunks($1::regclass, $2::%s, $3::%s)",
+									  table->columns[c].type, table->columns[c].type);
+			chunks = pg_query_params(target, sql.data, 3, params, PGRES_TUPLES_OK, error);
 			PQclear(chunks);
 			if (chunks == NULL)
 			{
@@ -125,15 +163,50 @@ copy_table(SnapshotJob *job, PGconn *source, PGconn *target, SyncTableDef *table
 		}
 		PQclear(result);
 	}
+	rc = 0;
+done:
+	termPQExpBuffer(&sql);
+	return rc;
+}
 
-	resetPQExpBuffer(&sql);
-	appendPQExpBuffer(&sql, "COPY %s %s TO STDOUT%s", table->qualified, columns.data, format);
+static int
+copy_piece(SnapshotJob *job, PGconn *source, PGconn *target, const SnapshotPiece *piece,
+		   SyncError *error)
+{
+	SyncTableDef *table = piece->table;
+	PQExpBufferData columns;
+	PQExpBufferData sql;
+	PGresult   *result;
+	const char *format = binary_safe(table) ? " (FORMAT binary)" : "";
+	long		rows = 0;
+	int			rc = -1;
+	char	   *buf;
+	int			n;
+
+	initPQExpBuffer(&columns);
+	initPQExpBuffer(&sql);
+	append_columns(source, &columns, table);
+	if (pg_command(target, "BEGIN", error) != 0)
+		goto done;
+	if (piece->first_block >= 0)
+	{
+		appendPQExpBuffer(&sql, "COPY (SELECT %s FROM ONLY %s WHERE ctid >= '(%ld,0)'::tid",
+						  columns.data, table->qualified, piece->first_block);
+		if (piece->end_block >= 0)
+			appendPQExpBuffer(&sql, " AND ctid < '(%ld,0)'::tid", piece->end_block);
+		appendPQExpBuffer(&sql, ") TO STDOUT%s", format);
+	}
+	else if (piece->relkind == 'p')
+		appendPQExpBuffer(&sql, "COPY (SELECT %s FROM %s) TO STDOUT%s", columns.data,
+						  table->qualified, format);
+	else
+		appendPQExpBuffer(&sql, "COPY %s (%s) TO STDOUT%s", table->qualified, columns.data, format);
 	result = pg_query(source, sql.data, PGRES_COPY_OUT, error);
 	if (result == NULL)
 		goto done;
 	PQclear(result);
 	resetPQExpBuffer(&sql);
-	appendPQExpBuffer(&sql, "COPY %s %s FROM STDIN%s", table->qualified, columns.data, format);
+	appendPQExpBuffer(&sql, "COPY %s (%s) FROM STDIN%s", table->qualified, columns.data, format);
 	result = pg_query(target, sql.data, PGRES_COPY_IN, error);
 	if (result == NULL)
 		goto done;
@@ -190,19 +263,19 @@ copy_table(SnapshotJob *job, PGconn *source, PGconn *target, SyncTableDef *table
 		PQclear(result);
 		goto done;
 	}
-	/* COPY's command tag counts rows; binary COPY sends them in one message each. */
 	rows = atol(PQcmdTuples(result));
 	PQclear(result);
 	while ((result = PQgetResult(target)) != NULL)
 		PQclear(result);
 
-	if (sync_target_set_table_state(target, job->config->slot, table,
-									job->mode == SYNC_MODE_CDC ? "streaming" : "batch",
-									NULL, error) != 0 ||
-		sync_target_add_rows(target, job->config->slot, table, rows, error) != 0 ||
+	if (sync_target_add_rows(target, job->config->slot, table, rows, error) != 0 ||
 		pg_command(target, "COMMIT", error) != 0)
 		goto done;
-	log_event(LOG_INFO, "table_copied", "table=%s rows=%ld", log_quote(table->qualified), rows);
+	if (piece->first_block >= 0)
+		log_event(LOG_INFO, "range_copied", "table=%s blocks=%ld-%ld rows=%ld",
+				  log_quote(table->qualified), piece->first_block, piece->end_block, rows);
+	else
+		log_event(LOG_INFO, "table_copied", "table=%s rows=%ld", log_quote(table->qualified), rows);
 	sync_metrics_add_rows(table->schema, table->name, "cdc", rows);
 	sync_debug_point("table_copied");
 	rc = 0;
@@ -215,6 +288,19 @@ done:
 	return rc;
 }
 
+static int
+import_snapshot(PGconn *source, const char *snapshot_name, SyncError *error)
+{
+	char		sql[128];
+
+	if (pg_command(source, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", error) != 0)
+		return -1;
+	if (snapshot_name == NULL)
+		return 0;
+	snprintf(sql, sizeof(sql), "SET TRANSACTION SNAPSHOT '%s'", snapshot_name);
+	return pg_command(source, sql, error);
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -223,25 +309,15 @@ worker_main(void *arg)
 	PGconn	   *source = pg_connect(job->config->source_conninfo, "source", false, &error);
 	PGconn	   *target = source ? pg_connect(job->config->target_conninfo, "target", false, &error) : NULL;
 
-	if (target == NULL)
+	if (target == NULL || import_snapshot(source, job->snapshot_name, &error) != 0)
 		goto done;
-	if (pg_command(source, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", &error) != 0)
-		goto done;
-	if (job->snapshot_name != NULL)
-	{
-		char		sql[128];
-
-		snprintf(sql, sizeof(sql), "SET TRANSACTION SNAPSHOT '%s'", job->snapshot_name);
-		if (pg_command(source, sql, &error) != 0)
-			goto done;
-	}
 	for (;;)
 	{
 		int			i = atomic_fetch_add(&job->next, 1);
 
-		if (i >= job->nqueue || atomic_load(&job->failed))
+		if (i >= job->npieces || atomic_load(&job->failed))
 			break;
-		if (copy_table(job, source, target, job->queue[i], &error) != 0)
+		if (copy_piece(job, source, target, &job->pieces[i], &error) != 0)
 			break;
 	}
 	pg_command(source, "COMMIT", &error);
@@ -258,10 +334,74 @@ done:
 static int
 by_size_descending(const void *a, const void *b)
 {
-	const SyncTableDef *x = *(SyncTableDef *const *) a;
-	const SyncTableDef *y = *(SyncTableDef *const *) b;
+	const SnapshotPiece *x = a;
+	const SnapshotPiece *y = b;
 
-	return (x->estimated_rows < y->estimated_rows) - (x->estimated_rows > y->estimated_rows);
+	return (x->blocks < y->blocks) - (x->blocks > y->blocks);
+}
+
+/*
+ * Readies every table and cuts the copy into pieces: a table of at least
+ * range_min_blocks() becomes ranges of blocks, about four per worker, the
+ * last one open-ended.
+ */
+static int
+plan_pieces(SnapshotJob *job, SyncTableList *tables, int workers, SyncError *error)
+{
+	PGconn	   *source = pg_connect(job->config->source_conninfo, "source", false, error);
+	PGconn	   *target = source ? pg_connect(job->config->target_conninfo, "target", false, error) : NULL;
+	int			capacity = 0;
+	int			rc = -1;
+
+	if (target == NULL || import_snapshot(source, job->snapshot_name, error) != 0)
+		goto done;
+	for (int i = 0; i < tables->count; i++)
+	{
+		SyncTableDef *table = &tables->tables[i];
+		char		relkind;
+		long		blocks;
+		long		step;
+		int			count;
+
+		if (table->mode != job->mode)
+			continue;
+		if (prepare_table(source, target, table, &relkind, &blocks, error) != 0)
+			goto done;
+		job->rows_estimated += table->estimated_rows;
+		step = blocks / (4L * workers);
+		if (step < range_min_blocks() / 4)
+			step = range_min_blocks() / 4;
+		count = relkind == 'r' && blocks >= range_min_blocks() ? (int) ((blocks + step - 1) / step) : 1;
+		if (job->npieces + count > capacity)
+		{
+			SnapshotPiece *grown;
+
+			capacity = (job->npieces + count) * 2;
+			grown = realloc(job->pieces, sizeof(SnapshotPiece) * capacity);
+			if (grown == NULL)
+			{
+				sync_fail(error, 1, "out of memory");
+				goto done;
+			}
+			job->pieces = grown;
+		}
+		for (int k = 0; k < count; k++)
+			job->pieces[job->npieces++] = (SnapshotPiece) {
+				.table = table,
+				.relkind = relkind,
+				.first_block = count > 1 ? k * step : -1,
+				.end_block = count > 1 && k < count - 1 ? (k + 1) * step : -1,
+				.blocks = count > 1 ? step : blocks,
+			};
+	}
+	qsort(job->pieces, job->npieces, sizeof(SnapshotPiece), by_size_descending);
+	rc = 0;
+done:
+	if (source != NULL)
+		pg_command(source, "COMMIT", error);
+	PQfinish(source);
+	PQfinish(target);
+	return rc;
 }
 
 static void
@@ -288,33 +428,43 @@ report_progress(SnapshotJob *job, long long started_us, bool final)
 				  done, (long long) total, rate, eta);
 }
 
+/* Every piece committed: the tables move on to streaming. */
+static int
+mark_tables_done(const SyncConfig *config, SyncTableList *tables, SyncMode mode, SyncError *error)
+{
+	PGconn	   *target = pg_connect(config->target_conninfo, "target", false, error);
+	int			rc = target ? 0 : -1;
+
+	for (int i = 0; i < tables->count && rc == 0; i++)
+		if (tables->tables[i].mode == mode)
+			rc = sync_target_set_table_state(target, config->slot, &tables->tables[i],
+											 mode == SYNC_MODE_CDC ? "streaming" : "batch",
+											 NULL, error);
+	PQfinish(target);
+	return rc;
+}
+
 int
 sync_snapshot_copy(const SyncConfig *config, SyncTableList *tables, SyncMode mode,
 				   const char *snapshot_name, SyncError *error)
 {
-	SnapshotJob job = {.config = config, .tables = tables, .mode = mode,
-	.snapshot_name = snapshot_name};
+	SnapshotJob job = {.config = config, .mode = mode, .snapshot_name = snapshot_name};
 	pthread_t  *threads;
 	int			nworkers;
 	long long	started = sync_now_us();
 	long long	last_report = started;
 
-	job.queue = calloc(tables->count + 1, sizeof(SyncTableDef *));
-	if (job.queue == NULL)
-		return sync_fail(error, 1, "out of memory");
-	for (int i = 0; i < tables->count; i++)
-		if (tables->tables[i].mode == mode)
-		{
-			job.queue[job.nqueue++] = &tables->tables[i];
-			job.rows_estimated += tables->tables[i].estimated_rows;
-		}
-	qsort(job.queue, job.nqueue, sizeof(SyncTableDef *), by_size_descending);
-	nworkers = config->snapshot_workers < job.nqueue ? config->snapshot_workers : job.nqueue;
+	if (plan_pieces(&job, tables, config->snapshot_workers, error) != 0)
+	{
+		free(job.pieces);
+		return -1;
+	}
+	nworkers = config->snapshot_workers < job.npieces ? config->snapshot_workers : job.npieces;
 	threads = calloc(nworkers + 1, sizeof(pthread_t));
 	pthread_mutex_init(&job.error_lock, NULL);
 	atomic_store(&job.workers_left, nworkers);
-	log_event(LOG_INFO, "snapshot_start", "tables=%d workers=%d estimated_rows=%lld",
-			  job.nqueue, nworkers, (long long) job.rows_estimated);
+	log_event(LOG_INFO, "snapshot_start", "pieces=%d workers=%d estimated_rows=%lld",
+			  job.npieces, nworkers, (long long) job.rows_estimated);
 	for (int i = 0; i < nworkers; i++)
 		if (pthread_create(&threads[i], NULL, worker_main, &job) != 0)
 		{
@@ -338,13 +488,15 @@ sync_snapshot_copy(const SyncConfig *config, SyncTableList *tables, SyncMode mod
 	for (int i = 0; i < nworkers; i++)
 		pthread_join(threads[i], NULL);
 	free(threads);
-	free(job.queue);
+	free(job.pieces);
 	pthread_mutex_destroy(&job.error_lock);
 	if (job.error.status != 0)
 	{
 		*error = job.error;
 		return -1;
 	}
+	if (mark_tables_done(config, tables, mode, error) != 0)
+		return -1;
 	report_progress(&job, started, true);
 	log_event(LOG_INFO, "snapshot_done", "rows=%ld seconds=%.1f",
 			  atomic_load(&job.rows_done), (sync_now_us() - started) / 1e6);

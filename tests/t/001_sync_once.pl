@@ -40,9 +40,14 @@ hypertable = started_at
 chunk_interval = 30 days
 INI
 
-my ($rc, $out, $err) = run_sync('sync', '--config', $config, '--once');
+my ($rc, $out, $err);
+{
+	local $ENV{TALLY_SYNC_RANGE_BLOCKS} = 8;    # time_entries is copied in block ranges
+	($rc, $out, $err) = run_sync('sync', '--config', $config, '--once');
+}
 is($rc, 0, 'first run exits 0') or diag($err);
 like($err, qr/event=snapshot_done/, 'the first run takes the snapshot');
+like($err, qr/event=range_copied table=\S+time_entries\S* blocks=0-\d+/, 'a larger table is copied in ranges');
 tables_equal($source, $target, \@tables, 'after the snapshot');
 is($target->safe_psql('postgres', q{SELECT count(*) > 10 FROM show_chunks('time_entries')}), 't',
 	'time_entries is a hypertable with chunks on the target');

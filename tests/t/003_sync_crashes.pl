@@ -69,6 +69,7 @@ sub run_daemon
 {
 	my ($crash) = @_;
 	local $ENV{TALLY_SYNC_CRASH} = $crash if defined $crash;
+	local $ENV{TALLY_SYNC_RANGE_BLOCKS} = 256;    # accounts is copied in ranges
 	return IPC::Run::start([ tally_bin(), 'sync', '--config', $config ],
 		'>', '/dev/null', '2>>', $log);
 }
