@@ -171,52 +171,16 @@ sync_batch_pull(PGconn *source, PGconn *target, const char *slot, const SyncTabl
 	result = pg_query(target, "COPY tally_pulled FROM STDIN", PGRES_COPY_IN, error);
 	if (result == NULL)
 	{
+		/* end the source's COPY before giving the connection back */
 		while ((n = PQgetCopyData(source, &buf, 0)) > 0)
 			PQfreemem(buf);
-		PQclear(PQgetResult(source));
+		while ((result = PQgetResult(source)) != NULL)
+			PQclear(result);
 		goto rollback;
 	}
 	PQclear(result);
-	while ((n = PQgetCopyData(source, &buf, 0)) > 0)
-	{
-		int			sent = PQputCopyData(target, buf, n);
-
-		PQfreemem(buf);
-		if (sent != 1)
-		{
-			sync_fail(error, 1, "could not send rows of %s to the target: %s", table->qualified,
-					  PQerrorMessage(target));
-			goto rollback;
-		}
-	}
-	result = PQgetResult(source);
-	if (n == -2 || PQresultStatus(result) != PGRES_COMMAND_OK)
-	{
-		sync_fail(error, 1, "could not read %s from the source: %s", table->qualified,
-				  result ? PQresultErrorMessage(result) : PQerrorMessage(source));
-		PQclear(result);
+	if (pg_pipe_copy(source, target, table->qualified, NULL, NULL, rows, error) != 0)
 		goto rollback;
-	}
-	PQclear(result);
-	while ((result = PQgetResult(source)) != NULL)
-		PQclear(result);
-	if (PQputCopyEnd(target, NULL) != 1)
-	{
-		sync_fail(error, 1, "could not end COPY on the target: %s", PQerrorMessage(target));
-		goto rollback;
-	}
-	result = PQgetResult(target);
-	if (PQresultStatus(result) != PGRES_COMMAND_OK)
-	{
-		sync_fail(error, 1, "could not copy pulled rows of %s: %s", table->qualified,
-				  PQresultErrorMessage(result));
-		PQclear(result);
-		goto rollback;
-	}
-	*rows = atol(PQcmdTuples(result));
-	PQclear(result);
-	while ((result = PQgetResult(target)) != NULL)
-		PQclear(result);
 
 	if (*rows > 0)
 	{

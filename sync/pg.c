@@ -132,6 +132,89 @@ pg_command(PGconn *conn, const char *sql, SyncError *error)
 	return 0;
 }
 
+int
+pg_command_params(PGconn *conn, const char *sql, int nparams, const char *const *params,
+				  SyncError *error)
+{
+	PGresult   *result = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+
+	if (result != NULL && PQresultStatus(result) == PGRES_TUPLES_OK)
+	{
+		PQclear(result);
+		return 0;
+	}
+	result = check_result(conn, result, sql, PGRES_COMMAND_OK, error);
+	PQclear(result);
+	return result ? 0 : -1;
+}
+
+/* Reads a connection's results to the end; returns the first failure's message or NULL. */
+static void
+finish_results(PGconn *conn, const char *what, const char *side, SyncError *error)
+{
+	PGresult   *result;
+
+	while ((result = PQgetResult(conn)) != NULL)
+	{
+		if (PQresultStatus(result) != PGRES_COMMAND_OK)
+			sync_fail(error, 1, "could not copy %s %s: %s", what, side,
+					  PQresultErrorMessage(result));
+		PQclear(result);
+	}
+}
+
+int
+pg_pipe_copy(PGconn *from, PGconn *to, const char *what, bool (*on_row) (void *arg), void *arg,
+			 long *rows, SyncError *error)
+{
+	const char *stopped = NULL;
+	PGresult   *result;
+	char	   *buf;
+	int			n;
+
+	*rows = 0;
+	while ((n = PQgetCopyData(from, &buf, 0)) > 0)
+	{
+		int			sent = PQputCopyData(to, buf, n);
+
+		PQfreemem(buf);
+		if (sent != 1)
+		{
+			stopped = "sending failed";
+			sync_fail(error, 1, "could not send %s to the target: %s", what, PQerrorMessage(to));
+			break;
+		}
+		if (on_row != NULL && !on_row(arg))
+		{
+			stopped = "cancelled";
+			break;
+		}
+	}
+	if (stopped != NULL)
+	{
+		/* drain the source's COPY so that its connection is usable again */
+		while ((n = PQgetCopyData(from, &buf, 0)) > 0)
+			PQfreemem(buf);
+	}
+	else if (n == -2)
+	{
+		stopped = "reading failed";
+		sync_fail(error, 1, "could not read %s from the source: %s", what, PQerrorMessage(from));
+	}
+	finish_results(from, what, "from the source", error);
+	if (PQputCopyEnd(to, stopped) != 1)
+		sync_fail(error, 1, "could not end COPY of %s on the target: %s", what, PQerrorMessage(to));
+	result = PQgetResult(to);
+	if (stopped == NULL && PQresultStatus(result) == PGRES_COMMAND_OK)
+		*rows = atol(PQcmdTuples(result));	/* COPY's tag counts rows */
+	else if (stopped == NULL)
+		sync_fail(error, 1, "could not copy %s into the target: %s", what,
+				  PQresultErrorMessage(result));
+	PQclear(result);
+	finish_results(to, what, "into the target", error);
+	return error->status != 0 || stopped != NULL ? -1 : 0;
+}
+
 bool
 pg_connection_lost(PGconn *conn)
 {

@@ -54,6 +54,21 @@ PGresult   *pg_query_params(PGconn *conn, const char *sql, int nparams,
 /* Runs a statement for its effect, discarding any rows.  Returns 0 or -1. */
 int			pg_command(PGconn *conn, const char *sql, SyncError *error);
 
+/* Same with text parameters. */
+int			pg_command_params(PGconn *conn, const char *sql, int nparams,
+							  const char *const *params, SyncError *error);
+
+/*
+ * Pipes a COPY: from has started COPY ... TO STDOUT, to has started COPY
+ * ... FROM STDIN; every row goes across as it arrives.  on_row, when not
+ * NULL, is called after each row and may stop the copy by returning false.
+ * what names the data in messages.  *rows is set to the rows the target
+ * took.  Returns 0, or -1 with error; both connections are then out of
+ * COPY state either way.
+ */
+int			pg_pipe_copy(PGconn *from, PGconn *to, const char *what,
+						 bool (*on_row) (void *arg), void *arg, long *rows, SyncError *error);
+
 /* Whether the connection is gone (so that a retry means reconnecting). */
 bool		pg_connection_lost(PGconn *conn);
 

@@ -169,6 +169,28 @@ done:
 	return rc;
 }
 
+/* Counts rows into the shared progress in steps of 1024, and stops when another piece failed. */
+typedef struct RowProgress
+{
+	SnapshotJob *job;
+	long		uncounted;
+	long		seen;			/* messages, which may include a binary COPY's trailer */
+} RowProgress;
+
+static bool
+count_row(void *arg)
+{
+	RowProgress *progress = arg;
+
+	progress->seen++;
+	if (++progress->uncounted == 1024)
+	{
+		atomic_fetch_add(&progress->job->rows_done, 1024);
+		progress->uncounted = 0;
+	}
+	return !atomic_load(&progress->job->failed);
+}
+
 static int
 copy_piece(SnapshotJob *job, PGconn *source, PGconn *target, const SnapshotPiece *piece,
 		   SyncError *error)
@@ -179,9 +201,8 @@ copy_piece(SnapshotJob *job, PGconn *source, PGconn *target, const SnapshotPiece
 	PGresult   *result;
 	const char *format = binary_safe(table) ? " (FORMAT binary)" : "";
 	long		rows = 0;
+	RowProgress progress = {0};
 	int			rc = -1;
-	char	   *buf;
-	int			n;
 
 	initPQExpBuffer(&columns);
 	initPQExpBuffer(&sql);
@@ -212,61 +233,15 @@ copy_piece(SnapshotJob *job, PGconn *source, PGconn *target, const SnapshotPiece
 		goto done;
 	PQclear(result);
 
-	while ((n = PQgetCopyData(source, &buf, 0)) > 0)
+	progress.job = job;
+	if (pg_pipe_copy(source, target, table->qualified, count_row, &progress, &rows, error) != 0)
 	{
-		if (PQputCopyData(target, buf, n) != 1)
-		{
-			PQfreemem(buf);
-			sync_fail(error, 1, "could not send rows of %s to the target: %s",
-					  table->qualified, PQerrorMessage(target));
-			goto done;
-		}
-		PQfreemem(buf);
-		rows++;					/* the server sends one row per message */
-		if ((rows & 1023) == 0)
-			atomic_fetch_add(&job->rows_done, 1024);
-		if (atomic_load(&job->failed))
-		{
-			PQputCopyEnd(target, "another table's copy failed");
-			goto done;
-		}
-	}
-	atomic_fetch_add(&job->rows_done, rows & 1023);
-	if (n == -2)
-	{
-		sync_fail(error, 1, "could not read %s from the source: %s", table->qualified,
-				  PQerrorMessage(source));
+		if (error->status == 0)
+			sync_fail(error, 1, "the copy of %s stopped: another piece failed", table->qualified);
 		goto done;
 	}
-	result = PQgetResult(source);
-	if (PQresultStatus(result) != PGRES_COMMAND_OK)
-	{
-		sync_fail(error, 1, "could not read %s from the source: %s", table->qualified,
-				  PQresultErrorMessage(result));
-		PQclear(result);
-		goto done;
-	}
-	PQclear(result);
-	while ((result = PQgetResult(source)) != NULL)
-		PQclear(result);
-	if (PQputCopyEnd(target, NULL) != 1)
-	{
-		sync_fail(error, 1, "could not end COPY into %s: %s", table->qualified,
-				  PQerrorMessage(target));
-		goto done;
-	}
-	result = PQgetResult(target);
-	if (PQresultStatus(result) != PGRES_COMMAND_OK)
-	{
-		sync_fail(error, 1, "could not copy into %s on the target: %s", table->qualified,
-				  PQresultErrorMessage(result));
-		PQclear(result);
-		goto done;
-	}
-	rows = atol(PQcmdTuples(result));
-	PQclear(result);
-	while ((result = PQgetResult(target)) != NULL)
-		PQclear(result);
+	/* the progress counted messages; the target's COPY tag counts rows */
+	atomic_fetch_add(&job->rows_done, progress.uncounted + rows - progress.seen);
 
 	if (sync_target_add_rows(target, job->config->slot, table, rows, error) != 0 ||
 		pg_command(target, "COMMIT", error) != 0)

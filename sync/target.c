@@ -89,31 +89,25 @@ sync_target_reset(PGconn *target, const char *slot, const char *system_identifie
 				  SyncError *error)
 {
 	const char *params[2] = {slot, system_identifier};
-	PGresult   *result;
 
-	result = pg_query_params(target,
+	return pg_command_params(target,
 							 "WITH forget AS (DELETE FROM _tally_sync.tables WHERE slot = $1 AND mode = 'cdc') "
 							 "INSERT INTO _tally_sync.slots (slot, source_system_identifier) "
 							 "VALUES ($1, $2) ON CONFLICT (slot) DO UPDATE "
 							 "   SET source_system_identifier = $2, lsn = NULL, "
 							 "       snapshot_done = false, applied_at = NULL",
-							 2, params, PGRES_COMMAND_OK, error);
-	PQclear(result);
-	return result ? 0 : -1;
+							 2, params, error);
 }
 
 int
 sync_target_forget_watermarks(PGconn *target, const char *slot, SyncError *error)
 {
 	const char *params[1] = {slot};
-	PGresult   *result;
 
-	result = pg_query_params(target,
+	return pg_command_params(target,
 							 "UPDATE _tally_sync.tables SET watermark = NULL, rows_applied = 0 "
 							 " WHERE slot = $1 AND mode = 'batch'",
-							 1, params, PGRES_COMMAND_OK, error);
-	PQclear(result);
-	return result ? 0 : -1;
+							 1, params, error);
 }
 
 int
@@ -153,15 +147,12 @@ sync_target_set_table_state(PGconn *target, const char *slot, const SyncTableDef
 {
 	const char *params[6] = {slot, table->schema, table->name,
 	table->mode == SYNC_MODE_CDC ? "cdc" : "batch", state, last_error};
-	PGresult   *result;
 
-	result = pg_query_params(target,
+	return pg_command_params(target,
 							 "INSERT INTO _tally_sync.tables (slot, schema_name, table_name, mode, state, last_error) "
 							 "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (slot, schema_name, table_name) "
 							 "DO UPDATE SET mode = $4, state = $5, last_error = $6, updated_at = now()",
-							 6, params, PGRES_COMMAND_OK, error);
-	PQclear(result);
-	return result ? 0 : -1;
+							 6, params, error);
 }
 
 int
@@ -170,16 +161,13 @@ sync_target_add_rows(PGconn *target, const char *slot, const SyncTableDef *table
 {
 	char		count[24];
 	const char *params[4] = {slot, table->schema, table->name, count};
-	PGresult   *result;
 
 	snprintf(count, sizeof(count), "%ld", rows);
-	result = pg_query_params(target,
+	return pg_command_params(target,
 							 "UPDATE _tally_sync.tables SET rows_applied = rows_applied + $4::bigint, "
 							 "       updated_at = now() "
 							 " WHERE slot = $1 AND schema_name = $2 AND table_name = $3",
-							 4, params, PGRES_COMMAND_OK, error);
-	PQclear(result);
-	return result ? 0 : -1;
+							 4, params, error);
 }
 
 static int
