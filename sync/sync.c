@@ -29,9 +29,15 @@
 #include "sync/stream.h"
 #include "sync/target.h"
 
-/* A batch commits when the source has nothing more to send, or at these sizes. */
+/*
+ * A batch commits when the source has sent nothing more for BATCH_LINGER_MS,
+ * or at these sizes.  Committing the moment the socket is empty made
+ * batches of a few transactions whenever decoding ran slower than apply,
+ * and each commit is a pipeline sync, three round trips and a WAL flush.
+ */
 #define BATCH_MAX_ROWS 100000
 #define BATCH_MAX_US 500000LL
+#define BATCH_LINGER_MS 20
 /* An idle source's position is recorded (and its slot confirmed) this often. */
 #define HEARTBEAT_US 10000000LL
 
@@ -455,8 +461,8 @@ stream_changes(Session *session, SyncLsn start, SyncError *error)
 			continue;
 		}
 
-		/* with a batch open and nothing more to read at once, commit it */
-		got = sync_stream_next(&session->stream, pending > 0 && !in_txn ? 0 : 1000,
+		/* with a batch open and nothing more to read for a moment, commit it */
+		got = sync_stream_next(&session->stream, pending > 0 && !in_txn ? BATCH_LINGER_MS : 1000,
 							   &data, &len, error);
 		if (got < 0)
 			goto done;
