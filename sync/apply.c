@@ -49,7 +49,6 @@ typedef struct ApplyRelation
 	int			ncolumns;
 	char	  **names;			/* quoted column names */
 	bool	   *is_key;
-	uint32_t   *type_oids;
 	char	   *column_list;	/* "(a, b, c)" */
 	long		batch_rows;
 	PQExpBufferData inserts;	/* collected inserts, encoded by collect_insert(); data NULL until used */
@@ -122,7 +121,6 @@ free_relation(ApplyRelation *relation)
 		PQfreemem(relation->names[i]);
 	free(relation->names);
 	free(relation->is_key);
-	free(relation->type_oids);
 	free(relation->column_list);
 	if (relation->inserts.data != NULL)
 		termPQExpBuffer(&relation->inserts);
@@ -670,8 +668,7 @@ apply_relation(SyncApplier *applier, const SyncMessage *message, SyncError *erro
 	fresh.ncolumns = rel->ncolumns;
 	fresh.names = calloc(rel->ncolumns + 1, sizeof(char *));
 	fresh.is_key = calloc(rel->ncolumns + 1, sizeof(bool));
-	fresh.type_oids = calloc(rel->ncolumns + 1, sizeof(uint32_t));
-	if (fresh.names == NULL || fresh.is_key == NULL || fresh.type_oids == NULL)
+	if (fresh.names == NULL || fresh.is_key == NULL)
 	{
 		free_relation(&fresh);
 		return sync_fail(error, 1, "out of memory");
@@ -683,7 +680,6 @@ apply_relation(SyncApplier *applier, const SyncMessage *message, SyncError *erro
 		fresh.names[i] = PQescapeIdentifier(applier->target, rel->columns[i].name,
 											strlen(rel->columns[i].name));
 		fresh.is_key[i] = rel->columns[i].is_key;
-		fresh.type_oids[i] = rel->columns[i].type_oid;
 		appendPQExpBuffer(&list, "%s%s", i > 0 ? ", " : "", fresh.names[i]);
 	}
 	appendPQExpBufferChar(&list, ')');

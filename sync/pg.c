@@ -148,7 +148,7 @@ pg_command_params(PGconn *conn, const char *sql, int nparams, const char *const 
 	return result ? 0 : -1;
 }
 
-/* Reads a connection's results to the end; returns the first failure's message or NULL. */
+/* Reads a connection's results to the end, recording the first failure in error. */
 static void
 finish_results(PGconn *conn, const char *what, const char *side, SyncError *error)
 {

@@ -34,7 +34,6 @@ typedef struct SnapshotPiece
 typedef struct SnapshotJob
 {
 	const SyncConfig *config;
-	SyncMode	mode;
 	const char *snapshot_name;
 	SnapshotPiece *pieces;
 	int			npieces;
@@ -338,7 +337,7 @@ plan_pieces(SnapshotJob *job, SyncTableList *tables, int workers, SyncError *err
 		long		step;
 		int			count;
 
-		if (table->mode != job->mode)
+		if (table->mode != SYNC_MODE_CDC)
 			continue;
 		if (prepare_table(source, target, table, &relkind, &blocks, error) != 0)
 			goto done;
@@ -405,25 +404,24 @@ report_progress(SnapshotJob *job, long long started_us, bool final)
 
 /* Every piece committed: the tables move on to streaming. */
 static int
-mark_tables_done(const SyncConfig *config, SyncTableList *tables, SyncMode mode, SyncError *error)
+mark_tables_done(const SyncConfig *config, SyncTableList *tables, SyncError *error)
 {
 	PGconn	   *target = pg_connect(config->target_conninfo, "target", false, error);
 	int			rc = target ? 0 : -1;
 
 	for (int i = 0; i < tables->count && rc == 0; i++)
-		if (tables->tables[i].mode == mode)
+		if (tables->tables[i].mode == SYNC_MODE_CDC)
 			rc = sync_target_set_table_state(target, config->slot, &tables->tables[i],
-											 mode == SYNC_MODE_CDC ? "streaming" : "batch",
-											 NULL, error);
+											 "streaming", NULL, error);
 	PQfinish(target);
 	return rc;
 }
 
 int
-sync_snapshot_copy(const SyncConfig *config, SyncTableList *tables, SyncMode mode,
-				   const char *snapshot_name, SyncError *error)
+sync_snapshot_copy(const SyncConfig *config, SyncTableList *tables, const char *snapshot_name,
+				   SyncError *error)
 {
-	SnapshotJob job = {.config = config, .mode = mode, .snapshot_name = snapshot_name};
+	SnapshotJob job = {.config = config, .snapshot_name = snapshot_name};
 	pthread_t  *threads;
 	int			nworkers;
 	long long	started = sync_now_us();
@@ -470,7 +468,7 @@ sync_snapshot_copy(const SyncConfig *config, SyncTableList *tables, SyncMode mod
 		*error = job.error;
 		return -1;
 	}
-	if (mark_tables_done(config, tables, mode, error) != 0)
+	if (mark_tables_done(config, tables, error) != 0)
 		return -1;
 	report_progress(&job, started, true);
 	log_event(LOG_INFO, "snapshot_done", "rows=%ld seconds=%.1f",

@@ -14,11 +14,12 @@
 #include "sync/source.h"
 
 /*
- * Copies the given tables as of snapshot_name (NULL: a fresh snapshot of
- * each worker's own, for batch mode's first pull).  Each table is emptied
- * and filled in one target transaction.  Returns 0 or -1.
+ * Copies the CDC tables of the list as of snapshot_name, the snapshot the
+ * replication slot exported.  Each table is emptied first; each piece (a
+ * table, or a range of a large table's blocks) is filled in its own target
+ * transaction.  Returns 0 or -1.
  */
 int			sync_snapshot_copy(const SyncConfig *config, SyncTableList *tables,
-							   SyncMode mode, const char *snapshot_name, SyncError *error);
+							   const char *snapshot_name, SyncError *error);
 
 #endif

@@ -148,8 +148,7 @@ take_snapshot(Session *session, SyncError *error)
 	sync_lsn_format(info.consistent_point, lsn);
 	log_event(LOG_INFO, "slot_created", "slot=%s consistent_point=%s snapshot=%s",
 			  session->config->slot, lsn, info.snapshot_name);
-	if (sync_snapshot_copy(session->config, &session->tables, SYNC_MODE_CDC,
-						   info.snapshot_name, error) != 0)
+	if (sync_snapshot_copy(session->config, &session->tables, info.snapshot_name, error) != 0)
 		return -1;
 	return sync_target_write_position(session->target, session->config->slot,
 									  info.consistent_point, 0, true, error);
@@ -171,9 +170,7 @@ establish_position(Session *session, SyncLsn *start, SyncError *error)
 	if (sync_target_read_position(session->target, slot_name, &position, error) != 0 ||
 		read_slot(session, &slot, error) != 0)
 		return -1;
-	if (session->options->resync && !position.snapshot_done && !position.exists && !slot.exists)
-		;						/* nothing to start over from */
-	else if (session->options->resync)
+	if (session->options->resync && (position.exists || slot.exists))
 	{
 		log_event(LOG_WARNING, "resync", "slot=%s detail=%s", slot_name,
 				  log_quote("dropping the slot and the stored position; every table is copied again"));
