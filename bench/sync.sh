@@ -20,7 +20,12 @@
 #      transaction) per second, from the start (startup included) and from
 #      when it began streaming (tally's "streaming" log event; the apply
 #      worker's "has started" line in the target's server log).  Median of
-#      STREAM_REPS rounds, the side that goes first alternating.
+#      STREAM_REPS rounds, the side that goes first alternating.  Each
+#      round also reads the CPU time (/proc/PID/stat) of the processes that
+#      did the work: the source's walsender, the target's backends (tally's
+#      connections; the apply worker) and tally itself, as microseconds per
+#      row; rows over the walsender's CPU seconds is the most that slot could
+#      have sent with a core to itself, whatever consumed it.
 #   3. Lag at a fixed rate: pgbench -R inserts LAG_RATE rows/s for
 #      LAG_SECONDS into lag_probe, whose committed_at defaults to
 #      clock_timestamp() on the source; on each target a deferred constraint
@@ -446,6 +451,21 @@ per_client=$((LOAD_TXNS / LOAD_CLIENTS))
 load_txns=$((per_client * LOAD_CLIENTS))
 load_rows=$((2 * load_txns))
 stream_tally=() stream_native=() apply_tally=() apply_native=() startup_tally=() startup_native=()
+# CPU seconds of each process in a round: the source's walsender, the
+# target's side (tally: its target backends; native: the apply worker) and
+# tally itself
+cpu_ws_tally=() cpu_target_tally=() cpu_self_tally=() cpu_ws_native=() cpu_target_native=()
+
+# cpu_seconds PID...: CPU time (user + system) the processes have used so far
+cpu_seconds() {
+	local p total=0 ticks
+	ticks=$(getconf CLK_TCK)
+	for p in "$@"; do
+		# the fields after the command name, which ends at the last ')'
+		total=$((total + $(sed 's/.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')))
+	done
+	calc '%.2f' "$total / $ticks"
+}
 load_tps=() load_wal_mb=()
 
 stream_tally_round() {
@@ -455,6 +475,12 @@ stream_tally_round() {
 	t0=$(clock)
 	tally_start "$work/$tally_db.ini" "$tlog.tmp"
 	t1=$(wait_for "$TGT_PORT" "$tally_db" "$(marker_there "$m")" "$tally_pid")
+	# the processes started with this round: their CPU time is the round's
+	cpu_ws_tally+=("$(cpu_seconds "$(src_sql -c "SELECT pid FROM pg_stat_replication WHERE application_name = 'tally sync'")")")
+	# shellcheck disable=SC2046 # one word per pid
+	cpu_target_tally+=("$(cpu_seconds $(tgt_sql -d "$tally_db" -c "SELECT pid FROM pg_stat_activity
+	    WHERE datname = current_database() AND application_name = 'tally sync'"))")
+	cpu_self_tally+=("$(cpu_seconds "$tally_pid")")
 	tally_stop "$tlog.tmp"
 	cat "$tlog.tmp" >>"$tlog"
 	line=$(grep -m1 'event=streaming' "$tlog.tmp")
@@ -470,6 +496,9 @@ stream_native_round() {
 	t0=$(clock)
 	tgt_sql -d "$native_db" -c "ALTER SUBSCRIPTION $native_db ENABLE"
 	t1=$(wait_for "$TGT_PORT" "$native_db" "$(marker_there "$m")")
+	cpu_ws_native+=("$(cpu_seconds "$(src_sql -c "SELECT pid FROM pg_stat_replication WHERE application_name = '$native_db'")")")
+	cpu_target_native+=("$(cpu_seconds "$(tgt_sql -d "$native_db" -c "SELECT pid FROM pg_stat_subscription
+	    WHERE subname = '$native_db' AND relid IS NULL")")")
 	tgt_sql -d "$native_db" -c "ALTER SUBSCRIPTION $native_db DISABLE"
 	wait_for "$TGT_PORT" "$native_db" "$worker_gone" >/dev/null
 	line=$(tail -n +"$((n0 + 1))" "$work/target.log" |
@@ -618,6 +647,14 @@ echo "# 2. streaming: $load_txns pgbench transactions per round (1 INSERT + 1 UP
 figure stream_rows_per_s "tally=$(rps "$load_rows" "$m_stream_tally")  native=$(rps "$load_rows" "$m_stream_native")  ratio=$(ratio "$m_stream_tally" "$m_stream_native")x  (target >= 3x; from start, startup included)"
 figure stream_apply_rows_per_s "tally=$(rps "$load_rows" "$m_apply_tally")  native=$(rps "$load_rows" "$m_apply_native")  ratio=$(ratio "$m_apply_tally" "$m_apply_native")x  (from tally's 'streaming' event / the apply worker's start)"
 figure stream_startup_s "tally=$(median "${startup_tally[@]}")  native=$(median "${startup_native[@]}")  (start or ENABLE to streaming)"
+m_ws_tally=$(median "${cpu_ws_tally[@]}")
+m_ws_native=$(median "${cpu_ws_native[@]}")
+m_target_tally=$(median "${cpu_target_tally[@]}")
+m_self_tally=$(median "${cpu_self_tally[@]}")
+m_target_native=$(median "${cpu_target_native[@]}")
+per_row_us() { calc '%.1f' "$1 * 1000000 / $load_rows"; }
+figure stream_cpu_us_per_row "tally: walsender=$(per_row_us "$m_ws_tally") target backend=$(per_row_us "$m_target_tally") tally=$(per_row_us "$m_self_tally") total=$(per_row_us "$(calc '%f' "$m_ws_tally + $m_target_tally + $m_self_tally")")  native: walsender=$(per_row_us "$m_ws_native") apply worker=$(per_row_us "$m_target_native") total=$(per_row_us "$(calc '%f' "$m_ws_native + $m_target_native")")  ($(nproc) cores)"
+figure stream_walsender_bound "tally=$(rps "$load_rows" "$m_ws_tally")  native=$(rps "$load_rows" "$m_ws_native")  rows/s: rows over the walsender's CPU seconds, the most one slot's walsender can send with a core to itself, whatever consumes it; as a multiple of native's apply: $(calc '%.2f' "$m_stream_native / $m_ws_tally")x"
 echo "# 3. lag: pgbench -R $((LAG_RATE / LAG_BATCH)) transactions/s of $LAG_BATCH rows, $LAG_CLIENTS clients, $LAG_SECONDS s per side, one side running at a time; clock_timestamp() at the row's insert on the source to clock_timestamp() just before the target's commit"
 figure lag_ms "tally p50=$lag_t50 p99=$lag_t99 max=$lag_tmax  native p50=$lag_n50 p99=$lag_n99 max=$lag_nmax  (target: tally p99 < 1000 ms)"
 # below 95% of the rate, the machine could not hold it in that window
@@ -632,6 +669,7 @@ echo "# runs, rows after each snapshot: tally: ${counts_tally[*]}; pg_restore: $
 echo "# runs, tally's own: ${tally_snapshot_log[*]}"
 echo "# runs, s: stream tally: ${stream_tally[*]} (apply ${apply_tally[*]}); native: ${stream_native[*]} (apply ${apply_native[*]})"
 echo "# runs: pgbench load tps: ${load_tps[*]}; WAL per round, MB: ${load_wal_mb[*]}"
+echo "# runs, CPU s: tally walsender ${cpu_ws_tally[*]}, target ${cpu_target_tally[*]}, tally ${cpu_self_tally[*]}; native walsender ${cpu_ws_native[*]}, apply worker ${cpu_target_native[*]}"
 if [ -n "$tally_problems" ]; then
 	echo "# tally warnings/errors (count, line):"
 	while IFS= read -r line; do echo "#   $line"; done <<<"$tally_problems"

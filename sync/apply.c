@@ -2,13 +2,17 @@
  * apply.c -- writes decoded source changes into the target.
  *
  * A batch is one target transaction holding whole source transactions.
- * Inserts are collected per table and written by one COPY per table; an
- * UPDATE or DELETE goes out as a prepared statement in libpq's pipeline
- * mode, so that a batch costs a few round trips, not one per row.  Order is
- * kept where it matters: a table's collected inserts are written before
- * any update, delete or truncate of that table, and before a change of its
- * schema.  (Across tables the target has no constraints to order, and the
- * batch commits as a whole.)
+ * A table's changes are written set-wise, not a statement per change: they
+ * are folded per key into the rows' final states (rowset.h), and a table's
+ * set is written as one DELETE of the keys whose rows the target may hold,
+ * one COPY of every final row image, and, rarely, an UPDATE per row whose
+ * unchanged TOASTed values only the target has.  A change the set cannot
+ * fold (and every update and delete of a table without a key) is applied
+ * alone, as a prepared statement in libpq's pipeline mode, after the
+ * table's set is written.  Order is kept where it matters: a table's set is
+ * written before a change applied alone, before a truncate of the table
+ * and before a change of its schema.  (Across tables the target has no
+ * constraints to order, and the batch commits as a whole.)
  */
 #include "sync/apply.h"
 
@@ -20,18 +24,19 @@
 
 #include "common/log.h"
 #include "sync/metrics.h"
+#include "sync/rowset.h"
 #include "sync/target.h"
 
-/* A table's collected inserts are written once they reach this size. */
-#define INSERT_BUFFER_BYTES (4 * 1024 * 1024)
+/*
+ * A table's set is written once it holds this many rows or its values take
+ * this much memory: often enough that the target works on one set while
+ * the next is read from the stream, seldom enough that a statement's own
+ * cost is spread over many rows.
+ */
+#define ROWSET_ROWS_MAX 2000
+#define ROWSET_BYTES_MAX (4 * 1024 * 1024)
 /* Results are read back after this many pipelined statements. */
 #define PIPELINE_READ_EVERY 64
-/*
- * When an update or delete of a table follows collected inserts into it,
- * up to this many of them go out as pipelined INSERTs rather than a COPY,
- * which would need the pipeline drained first.
- */
-#define PIPELINED_INSERTS_MAX 2000
 
 /* A prepared UPDATE or DELETE of one shape. */
 typedef struct ApplyStatement
@@ -48,12 +53,17 @@ typedef struct ApplyRelation
 	SyncTableDef *table;		/* NULL when not replicated: changes ignored */
 	int			ncolumns;
 	char	  **names;			/* quoted column names */
+	char	  **types;			/* format_type() of each column; NULL unless replicated */
 	bool	   *is_key;
 	char	   *column_list;	/* "(a, b, c)" */
 	long		batch_rows;
-	PQExpBufferData inserts;	/* collected inserts, encoded by collect_insert(); data NULL until used */
-	long		ninserts;
-	char		insert_statement[24];	/* prepared INSERT, "" until prepared */
+	SyncRowSet *rows;			/* the batch's changes not yet written; NULL unless replicated */
+	/*
+	 * Whether rows can travel as one array per column: not when a column is
+	 * itself an array, which unnest() would flatten.  Such a table's set
+	 * holds inserts only, written by COPY.
+	 */
+	bool		unnests;
 	ApplyStatement *statements;
 	int			nstatements;
 } ApplyRelation;
@@ -61,8 +71,9 @@ typedef struct ApplyRelation
 /* What a pipelined result belongs to. */
 typedef struct PendingResult
 {
-	char		kind;			/* 'P' prepare, 'I' insert, 'U' update, 'D' delete */
+	char		kind;			/* 'P' prepare, 'S' setting, 'U' update, 'D' delete, or a SetPart */
 	uint32_t	relid;
+	long		expected;		/* a SetPart's rows */
 } PendingResult;
 
 struct SyncApplier
@@ -76,6 +87,7 @@ struct SyncApplier
 
 	SyncLsn		committed;		/* position the target holds */
 	bool		in_batch;		/* target transaction open */
+	bool		index_scans;	/* the open target transaction has sequential scans off */
 	bool		in_source_txn;
 	bool		skipping;		/* the open source transaction is already applied */
 	int			batch_txns;
@@ -118,12 +130,16 @@ static void
 free_relation(ApplyRelation *relation)
 {
 	for (int i = 0; i < relation->ncolumns; i++)
+	{
 		PQfreemem(relation->names[i]);
+		if (relation->types != NULL)
+			free(relation->types[i]);
+	}
 	free(relation->names);
+	free(relation->types);
 	free(relation->is_key);
 	free(relation->column_list);
-	if (relation->inserts.data != NULL)
-		termPQExpBuffer(&relation->inserts);
+	sync_rowset_free(relation->rows);
 	for (int i = 0; i < relation->nstatements; i++)
 		free(relation->statements[i].shape);
 	free(relation->statements);
@@ -193,7 +209,7 @@ relation_name(SyncApplier *applier, uint32_t relid)
 /* ---- pipeline ---- */
 
 static int
-push_pending(SyncApplier *applier, char kind, uint32_t relid, SyncError *error)
+push_pending(SyncApplier *applier, char kind, uint32_t relid, long expected, SyncError *error)
 {
 	if (applier->pending_count == applier->pending_capacity)
 	{
@@ -210,7 +226,7 @@ push_pending(SyncApplier *applier, char kind, uint32_t relid, SyncError *error)
 		applier->pending_capacity = capacity;
 	}
 	applier->pending[(applier->pending_head + applier->pending_count) % applier->pending_capacity] =
-		(PendingResult) {.kind = kind, .relid = relid};
+		(PendingResult) {.kind = kind, .relid = relid, .expected = expected};
 	applier->pending_count++;
 	return 0;
 }
@@ -231,7 +247,8 @@ take_result(SyncApplier *applier, PGresult *result, SyncError *error)
 		return 0;				/* the first failure was reported */
 	if (status != PGRES_COMMAND_OK)
 		return sync_fail(error, 1, "%s of %s failed on the target: %s",
-						 what.kind == 'P' ? "preparing a change" : what.kind == 'U' ? "UPDATE" :
+						 what.kind == 'P' ? "preparing a change" : what.kind == 'S' ? "a setting" :
+						 what.kind == 'U' || what.kind == 'W' ? "UPDATE" :
 						 what.kind == 'I' ? "INSERT" : "DELETE",
 						 relation_name(applier, what.relid), PQresultErrorMessage(result));
 	if ((what.kind == 'U' || what.kind == 'D') && strcmp(PQcmdTuples(result), "0") == 0)
@@ -239,6 +256,11 @@ take_result(SyncApplier *applier, PGresult *result, SyncError *error)
 				  log_quote(relation_name(applier, what.relid)),
 				  what.kind == 'U' ? "update" : "delete",
 				  log_quote("the target has no row with this key: the tables had diverged"));
+	if ((what.kind == 'K' || what.kind == 'W') && atol(PQcmdTuples(result)) < what.expected)
+		log_event(LOG_WARNING, "row_missing", "table=%s change=update_or_delete rows=%ld detail=%s",
+				  log_quote(relation_name(applier, what.relid)),
+				  what.expected - atol(PQcmdTuples(result)),
+				  log_quote("the target had no row with these keys: the tables had diverged"));
 	return 0;
 }
 
@@ -319,57 +341,386 @@ leave_pipeline(SyncApplier *applier, SyncError *error)
 	return rc;
 }
 
-/* ---- inserts ---- */
+/* ---- changes applied alone ---- */
 
 /*
- * Collected inserts are kept as their values: per value a kind byte ('n' or
- * 't'), then for text a 4-byte length and the bytes.  They can then go out
- * either as COPY text or as parameters of a prepared INSERT.
+ * The shape of an UPDATE or DELETE: which columns it sets (those sent; an
+ * unchanged TOASTed value is not) and, without a key, which columns it
+ * matches on.  One prepared statement serves every change of one shape.
+ * key holds the values that identify the row, new (NULL for a delete) the
+ * row's new values.
  */
 static void
-collect_insert(ApplyRelation *relation, const SyncTuple *tuple)
+change_shape(const ApplyRelation *relation, char kind, const SyncValue *key, const SyncValue *new,
+			 PQExpBuffer shape)
 {
-	for (int i = 0; i < tuple->ncolumns; i++)
+	resetPQExpBuffer(shape);
+	appendPQExpBufferChar(shape, kind);
+	if (kind == SYNC_MSG_UPDATE)
+		for (int i = 0; i < relation->ncolumns; i++)
+			appendPQExpBufferChar(shape, new[i].kind == SYNC_VALUE_UNCHANGED ? 'u' : 's');
+	if (relation->table->nkeys == 0)
 	{
-		const SyncValue *value = &tuple->values[i];
-		uint32_t	len = value->len;
-
-		appendPQExpBufferChar(&relation->inserts, value->kind == SYNC_VALUE_TEXT ? 't' : 'n');
-		if (value->kind == SYNC_VALUE_TEXT)
-		{
-			appendBinaryPQExpBuffer(&relation->inserts, (const char *) &len, sizeof(len));
-			appendBinaryPQExpBuffer(&relation->inserts, value->data, len);
-		}
+		appendPQExpBufferChar(shape, '/');
+		for (int i = 0; i < relation->ncolumns; i++)
+			appendPQExpBufferChar(shape, key[i].kind == SYNC_VALUE_UNCHANGED ? 'u' : 'm');
 	}
 }
 
-/* Reads the next collected value at *cursor; returns its bytes or NULL for NULL. */
-static const char *
-next_value(const char **cursor, uint32_t *len)
+/*
+ * The SQL of a shape.  With a key, rows are matched on it; without one
+ * (REPLICA IDENTITY FULL) on every sent column, one row at a time, as the
+ * source changed one row.
+ */
+static void
+change_sql(const ApplyRelation *relation, const char *shape, PQExpBuffer sql)
 {
-	const char *p = *cursor;
+	bool		is_update = shape[0] == SYNC_MSG_UPDATE;
+	bool		full = relation->table->nkeys == 0;
+	const char *match = full ? strchr(shape, '/') + 1 : NULL;
+	int			n = 0;
+	int			matched = 0;
 
-	if (*p++ == 'n')
+	resetPQExpBuffer(sql);
+	if (is_update)
 	{
-		*cursor = p;
-		*len = 0;
+		appendPQExpBuffer(sql, "UPDATE %s SET ", relation->table->qualified);
+		for (int i = 0; i < relation->ncolumns; i++)
+			if (shape[1 + i] == 's')
+				appendPQExpBuffer(sql, "%s%s = $%d", n > 0 ? ", " : "", relation->names[i], n + 1), n++;
+	}
+	else
+		appendPQExpBuffer(sql, "DELETE FROM %s", relation->table->qualified);
+	if (full)
+		appendPQExpBuffer(sql, " WHERE ctid = (SELECT ctid FROM %s", relation->table->qualified);
+	for (int i = 0; i < relation->ncolumns; i++)
+	{
+		if (full ? match[i] != 'm' : !relation->is_key[i])
+			continue;
+		appendPQExpBuffer(sql, "%s%s %s $%d", matched++ == 0 ? " WHERE " : " AND ",
+						  relation->names[i], full ? "IS NOT DISTINCT FROM" : "=", ++n);
+	}
+	if (full)
+		appendPQExpBufferStr(sql, " LIMIT 1)");
+}
+
+static const ApplyStatement *
+statement_for(SyncApplier *applier, ApplyRelation *relation, const char *shape, SyncError *error)
+{
+	ApplyStatement *grown;
+	ApplyStatement *statement;
+
+	for (int i = 0; i < relation->nstatements; i++)
+		if (strcmp(relation->statements[i].shape, shape) == 0)
+			return &relation->statements[i];
+	grown = realloc(relation->statements, sizeof(ApplyStatement) * (relation->nstatements + 1));
+	if (grown == NULL)
+	{
+		sync_fail(error, 1, "out of memory");
 		return NULL;
 	}
-	memcpy(len, p, sizeof(*len));
-	p += sizeof(*len);
-	*cursor = p + *len;
-	return p;
+	relation->statements = grown;
+	statement = &grown[relation->nstatements];
+	statement->kind = shape[0];
+	statement->shape = strdup(shape);
+	snprintf(statement->name, sizeof(statement->name), "tally_%d", ++applier->statement_counter);
+	if (statement->shape == NULL)
+	{
+		sync_fail(error, 1, "out of memory");
+		return NULL;
+	}
+	change_sql(relation, shape, &applier->sql);
+	if (PQsendPrepare(applier->target, statement->name, applier->sql.data, 0, NULL) != 1 ||
+		push_pending(applier, 'P', relation->relid, 0, error) != 0)
+	{
+		sync_fail(error, 1, "could not prepare a change on the target: %s",
+				  PQerrorMessage(applier->target));
+		free(statement->shape);
+		return NULL;
+	}
+	relation->nstatements++;
+	return statement;
 }
 
-static void append_copy_value(PQExpBuffer buf, const SyncValue *value);
-
 static int
-copy_inserts(SyncApplier *applier, ApplyRelation *relation, SyncError *error)
+ensure_params(SyncApplier *applier, int n, SyncError *error)
 {
+	if (applier->params_capacity < n)
+	{
+		char	  **grown = realloc(applier->params, sizeof(char *) * n);
+
+		if (grown == NULL)
+			return sync_fail(error, 1, "out of memory");
+		applier->params = grown;
+		applier->params_capacity = n;
+	}
+	return 0;
+}
+
+static char *
+param_text(const SyncValue *value)
+{
+	if (value->kind != SYNC_VALUE_TEXT)
+		return NULL;
+	return strndup(value->data, value->len);
+}
+
+static int	pipeline_sent(SyncApplier *applier, SyncError *error);
+
+/*
+ * Sends one UPDATE (new given) or DELETE (new NULL) of the row key
+ * identifies, into the pipeline.
+ */
+static int
+send_change(SyncApplier *applier, ApplyRelation *relation, const SyncValue *key,
+			const SyncValue *new, SyncError *error)
+{
+	char		kind = new != NULL ? SYNC_MSG_UPDATE : SYNC_MSG_DELETE;
+	bool		full = relation->table->nkeys == 0;
+	PQExpBufferData shape;
+	const ApplyStatement *statement;
+	int			nparams = 0;
+	int			rc = 0;
+
+	if (ensure_params(applier, 2 * relation->ncolumns, error) != 0 ||
+		enter_pipeline(applier, error) != 0)
+		return -1;
+	initPQExpBuffer(&shape);
+	change_shape(relation, kind, key, new, &shape);
+	statement = statement_for(applier, relation, shape.data, error);
+	termPQExpBuffer(&shape);
+	if (statement == NULL)
+		return -1;
+	if (new != NULL)
+		for (int i = 0; i < relation->ncolumns; i++)
+			if (new[i].kind != SYNC_VALUE_UNCHANGED)
+				applier->params[nparams++] = param_text(&new[i]);
+	for (int i = 0; i < relation->ncolumns; i++)
+	{
+		if (full ? key[i].kind == SYNC_VALUE_UNCHANGED : !relation->is_key[i])
+			continue;
+		applier->params[nparams++] = param_text(&key[i]);
+	}
+	if (PQsendQueryPrepared(applier->target, statement->name, nparams,
+							(const char *const *) applier->params, NULL, NULL, 0) != 1 ||
+		push_pending(applier, kind, relation->relid, 0, error) != 0)
+		rc = sync_fail(error, 1, "could not send a change to the target: %s",
+					   PQerrorMessage(applier->target));
+	for (int i = 0; i < nparams; i++)
+		free(applier->params[i]);
+	return rc == 0 ? pipeline_sent(applier, error) : rc;
+}
+
+/* Counts a pipelined statement; reads arrived results now and then. */
+static int
+pipeline_sent(SyncApplier *applier, SyncError *error)
+{
+	if (++applier->sent_since_read < PIPELINE_READ_EVERY)
+		return 0;
+	applier->sent_since_read = 0;
+	return read_results(applier, false, error);
+}
+
+
+/* ---- writing a table's set ---- */
+
+/* Appends a value in COPY's text format. */
+static void
+append_copy_value(PQExpBuffer buf, const SyncValue *value)
+{
+	const char *p = value->data;
+	const char *end = p + value->len;
+	const char *run = p;
+
+	if (value->kind == SYNC_VALUE_NULL)
+	{
+		appendPQExpBufferStr(buf, "\\N");
+		return;
+	}
+	for (; p < end; p++)
+	{
+		const char *escaped;
+
+		switch (*p)
+		{
+			case '\\':
+				escaped = "\\\\";
+				break;
+			case '\n':
+				escaped = "\\n";
+				break;
+			case '\r':
+				escaped = "\\r";
+				break;
+			case '\t':
+				escaped = "\\t";
+				break;
+			default:
+				continue;
+		}
+		appendBinaryPQExpBuffer(buf, run, p - run);
+		appendPQExpBufferStr(buf, escaped);
+		run = p + 1;
+	}
+	appendBinaryPQExpBuffer(buf, run, end - run);
+}
+
+/* Appends a value as an element of an array's text form. */
+static void
+append_array_element(PQExpBuffer buf, const SyncValue *value)
+{
+	if (value->kind == SYNC_VALUE_NULL)
+	{
+		appendPQExpBufferStr(buf, "NULL");
+		return;
+	}
+	appendPQExpBufferChar(buf, '"');
+	for (uint32_t i = 0; i < value->len; i++)
+	{
+		if (value->data[i] == '"' || value->data[i] == '\\')
+			appendPQExpBufferChar(buf, '\\');
+		appendPQExpBufferChar(buf, value->data[i]);
+	}
+	appendPQExpBufferChar(buf, '"');
+}
+
+/* The rows of a set one statement writes. */
+typedef enum SetPart
+{
+	PART_DELETE = 'K',			/* deleted rows the target holds */
+	PART_UPDATE = 'W',			/* images of rows the target holds */
+	PART_INSERT = 'I'			/* images of rows new to the target */
+} SetPart;
+
+static bool
+in_part(const SyncRow *row, SetPart part)
+{
+	if (part == PART_DELETE)
+		return row->state == SYNC_ROW_DELETED && row->on_target;
+	return row->state == SYNC_ROW_IMAGE && row->on_target == (part == PART_UPDATE);
+}
+
+/*
+ * The SQL of a part: the rows come as one array per column (the key's
+ * columns only for a delete), cast to the column's type and unnested
+ * side by side into k(v1, v2, ...).
+ */
+static void
+part_sql(const ApplyRelation *relation, SetPart part, PQExpBuffer sql)
+{
+	const char *table = relation->table->qualified;
+	int			n = 0;
+	int			matched = 0;
+
+	resetPQExpBuffer(sql);
+	if (part == PART_DELETE)
+		appendPQExpBuffer(sql, "DELETE FROM %s AS t USING unnest(", table);
+	else if (part == PART_UPDATE)
+	{
+		appendPQExpBuffer(sql, "UPDATE %s AS t SET ", table);
+		for (int c = 0; c < relation->ncolumns; c++)
+			if (!relation->is_key[c])
+				appendPQExpBuffer(sql, "%s%s = k.v%d", n++ > 0 ? ", " : "", relation->names[c], c + 1);
+		appendPQExpBufferStr(sql, " FROM unnest(");
+	}
+	else
+		appendPQExpBuffer(sql, "INSERT INTO %s %s SELECT * FROM unnest(", table, relation->column_list);
+	n = 0;
+	for (int c = 0; c < relation->ncolumns; c++)
+		if (part != PART_DELETE || relation->is_key[c])
+			appendPQExpBuffer(sql, "%s$%d::%s[]", n > 0 ? ", " : "", n + 1, relation->types[c]), n++;
+	appendPQExpBufferStr(sql, ") AS k(");
+	for (int c = 0, i = 0; c < relation->ncolumns; c++)
+		if (part != PART_DELETE || relation->is_key[c])
+			appendPQExpBuffer(sql, "%sv%d", i++ > 0 ? ", " : "", c + 1);
+	appendPQExpBufferChar(sql, ')');
+	if (part == PART_INSERT)
+		return;
+	for (int c = 0; c < relation->ncolumns; c++)
+		if (relation->is_key[c])
+			appendPQExpBuffer(sql, " %s t.%s = k.v%d", matched++ == 0 ? "WHERE" : "AND",
+							  relation->names[c], c + 1);
+}
+
+/*
+ * Sends, into the pipeline, the one statement that writes a part of a set:
+ * its n rows.  The target looks rows up by the key's index, whatever the
+ * planner thinks of the table's size, so that a batch costs time in
+ * proportion to its rows, never to the table's.
+ */
+static int
+send_part(SyncApplier *applier, ApplyRelation *relation, SetPart part, long n, SyncError *error)
+{
+	const SyncRowSet *set = relation->rows;
+	PQExpBufferData *arrays = calloc(relation->ncolumns, sizeof(PQExpBufferData));
+	const char **params = calloc(relation->ncolumns, sizeof(char *));
+	int			nparams = 0;
+	int			rc = 0;
+
+	if (arrays == NULL || params == NULL)
+	{
+		free(arrays);
+		free(params);
+		return sync_fail(error, 1, "out of memory");
+	}
+	for (int c = 0; c < relation->ncolumns; c++)
+	{
+		PQExpBuffer array = &arrays[nparams];
+
+		if (part == PART_DELETE && !relation->is_key[c])
+			continue;
+		initPQExpBuffer(array);
+		appendPQExpBufferChar(array, '{');
+		for (long r = 0; r < sync_rowset_count(set); r++)
+		{
+			const SyncRow *row = sync_rowset_row(set, r);
+
+			if (!in_part(row, part))
+				continue;
+			if (array->len > 1)
+				appendPQExpBufferChar(array, ',');
+			append_array_element(array, &row->values[c]);
+		}
+		appendPQExpBufferChar(array, '}');
+		if (PQExpBufferBroken(array))
+			rc = sync_fail(error, 1, "out of memory");
+		params[nparams++] = array->data;
+	}
+	part_sql(relation, part, &applier->sql);
+	if (rc == 0)
+		rc = enter_pipeline(applier, error);
+	if (rc == 0 && part != PART_INSERT && !applier->index_scans)
+	{
+		if (PQsendQueryParams(applier->target, "SET LOCAL enable_seqscan = off", 0, NULL, NULL, NULL,
+							  NULL, 0) != 1 ||
+			push_pending(applier, 'S', relation->relid, 0, error) != 0)
+			rc = sync_fail(error, 1, "could not send to the target: %s", PQerrorMessage(applier->target));
+		applier->index_scans = true;
+	}
+	if (rc == 0 &&
+		(PQsendQueryParams(applier->target, applier->sql.data, nparams, NULL, params, NULL, NULL, 0) != 1 ||
+		 push_pending(applier, (char) part, relation->relid, n, error) != 0))
+		rc = sync_fail(error, 1, "could not send a change to the target: %s",
+					   PQerrorMessage(applier->target));
+	for (int i = 0; i < nparams; i++)
+		termPQExpBuffer(&arrays[i]);
+	free(arrays);
+	free(params);
+	return rc == 0 ? pipeline_sent(applier, error) : rc;
+}
+
+/*
+ * Writes the image of every row of the set that has one by COPY, for
+ * tables whose rows cannot travel as arrays (see ApplyRelation.unnests);
+ * their sets hold inserts only.
+ */
+static int
+copy_images(SyncApplier *applier, ApplyRelation *relation, SyncError *error)
+{
+	const SyncRowSet *set = relation->rows;
 	PQExpBufferData chunk;
-	const char *cursor = relation->inserts.data;
-	const char *end = cursor + relation->inserts.len;
 	PGresult   *result;
+	long		n = sync_rowset_count(set);
 	int			rc = 0;
 
 	if (leave_pipeline(applier, error) != 0)
@@ -382,21 +733,21 @@ copy_inserts(SyncApplier *applier, ApplyRelation *relation, SyncError *error)
 		return -1;
 	PQclear(result);
 	initPQExpBuffer(&chunk);
-	while (cursor < end && rc == 0)
+	for (long r = 0; r < n && rc == 0; r++)
 	{
-		for (int i = 0; i < relation->ncolumns; i++)
-		{
-			SyncValue	value = {.kind = SYNC_VALUE_TEXT};
+		const SyncRow *row = sync_rowset_row(set, r);
 
-			value.data = next_value(&cursor, &value.len);
-			if (value.data == NULL)
-				value.kind = SYNC_VALUE_NULL;
-			if (i > 0)
-				appendPQExpBufferChar(&chunk, '\t');
-			append_copy_value(&chunk, &value);
+		if (row->state == SYNC_ROW_IMAGE)
+		{
+			for (int i = 0; i < relation->ncolumns; i++)
+			{
+				if (i > 0)
+					appendPQExpBufferChar(&chunk, '\t');
+				append_copy_value(&chunk, &row->values[i]);
+			}
+			appendPQExpBufferChar(&chunk, '\n');
 		}
-		appendPQExpBufferChar(&chunk, '\n');
-		if (chunk.len >= 256 * 1024 || cursor >= end)
+		if (chunk.len >= 256 * 1024 || (r == n - 1 && chunk.len > 0))
 		{
 			if (PQputCopyData(applier->target, chunk.data, (int) chunk.len) != 1)
 				rc = sync_fail(error, 1, "could not send rows to the target: %s",
@@ -418,100 +769,62 @@ copy_inserts(SyncApplier *applier, ApplyRelation *relation, SyncError *error)
 	return rc;
 }
 
-static int	pipeline_sent(SyncApplier *applier, SyncError *error);
-
-static int
-pipeline_inserts(SyncApplier *applier, ApplyRelation *relation, SyncError *error)
-{
-	const char *cursor = relation->inserts.data;
-	const char *end = cursor + relation->inserts.len;
-	int			rc = 0;
-
-	if (enter_pipeline(applier, error) != 0)
-		return -1;
-	if (relation->insert_statement[0] == '\0')
-	{
-		resetPQExpBuffer(&applier->sql);
-		appendPQExpBuffer(&applier->sql, "INSERT INTO %s %s VALUES (", relation->table->qualified,
-						  relation->column_list);
-		for (int i = 0; i < relation->ncolumns; i++)
-			appendPQExpBuffer(&applier->sql, "%s$%d", i > 0 ? ", " : "", i + 1);
-		appendPQExpBufferChar(&applier->sql, ')');
-		snprintf(relation->insert_statement, sizeof(relation->insert_statement), "tally_%d",
-				 ++applier->statement_counter);
-		if (PQsendPrepare(applier->target, relation->insert_statement, applier->sql.data, 0, NULL) != 1 ||
-			push_pending(applier, 'P', relation->relid, error) != 0)
-			return sync_fail(error, 1, "could not prepare an insert on the target: %s",
-							 PQerrorMessage(applier->target));
-	}
-	while (cursor < end && rc == 0)
-	{
-		for (int i = 0; i < relation->ncolumns; i++)
-		{
-			uint32_t	len;
-			const char *data = next_value(&cursor, &len);
-
-			applier->params[i] = data ? strndup(data, len) : NULL;
-		}
-		if (PQsendQueryPrepared(applier->target, relation->insert_statement, relation->ncolumns,
-								(const char *const *) applier->params, NULL, NULL, 0) != 1 ||
-			push_pending(applier, 'I', relation->relid, error) != 0)
-			rc = sync_fail(error, 1, "could not send an insert to the target: %s",
-						   PQerrorMessage(applier->target));
-		for (int i = 0; i < relation->ncolumns; i++)
-			free(applier->params[i]);
-		if (rc == 0)
-			rc = pipeline_sent(applier, error);
-	}
-	return rc;
-}
-
-static int
-ensure_params(SyncApplier *applier, int n, SyncError *error)
-{
-	if (applier->params_capacity < n)
-	{
-		char	  **grown = realloc(applier->params, sizeof(char *) * n);
-
-		if (grown == NULL)
-			return sync_fail(error, 1, "out of memory");
-		applier->params = grown;
-		applier->params_capacity = n;
-	}
-	return 0;
-}
-
 /*
- * Writes a table's collected inserts: by COPY, or, when few and
- * pipelining is allowed, as pipelined INSERTs.
+ * Writes a table's set: the deleted rows deleted, the images of rows the
+ * target holds updated, the others inserted, one statement each, and each
+ * partial row updated alone (its unchanged values are only on the target).
+ * The rows of a set have distinct keys, so the order does not matter;
+ * deletes go first all the same.  A table with no column to set but its
+ * key has nothing to update.
  */
 static int
-write_inserts(SyncApplier *applier, ApplyRelation *relation, bool may_pipeline, SyncError *error)
+write_set(SyncApplier *applier, ApplyRelation *relation, SyncError *error)
 {
-	int			rc;
+	const SyncRowSet *set = relation->rows;
+	long		deletes = 0;
+	long		updates = 0;
+	long		inserts = 0;
+	bool		sets_columns = false;
+	int			rc = 0;
 
-	if (relation->ninserts == 0)
+	if (set == NULL || sync_rowset_count(set) == 0)
 		return 0;
-	if (may_pipeline && relation->ninserts <= PIPELINED_INSERTS_MAX)
-		rc = ensure_params(applier, 2 * relation->ncolumns, error) == 0
-			? pipeline_inserts(applier, relation, error) : -1;
-	else
-		rc = copy_inserts(applier, relation, error);
-	resetPQExpBuffer(&relation->inserts);
-	relation->ninserts = 0;
+	for (long r = 0; r < sync_rowset_count(set); r++)
+	{
+		const SyncRow *row = sync_rowset_row(set, r);
+
+		deletes += in_part(row, PART_DELETE);
+		updates += in_part(row, PART_UPDATE);
+		inserts += in_part(row, PART_INSERT);
+	}
+	for (int c = 0; c < relation->ncolumns; c++)
+		sets_columns |= !relation->is_key[c];
+	if (deletes > 0)
+		rc = send_part(applier, relation, PART_DELETE, deletes, error);
+	if (rc == 0 && updates > 0 && sets_columns)
+		rc = send_part(applier, relation, PART_UPDATE, updates, error);
+	if (rc == 0 && inserts > 0)
+		rc = relation->unnests ? send_part(applier, relation, PART_INSERT, inserts, error)
+			: copy_images(applier, relation, error);
+	for (long r = 0; rc == 0 && r < sync_rowset_count(set); r++)
+	{
+		const SyncRow *row = sync_rowset_row(set, r);
+
+		if (row->state == SYNC_ROW_PARTIAL)
+			rc = send_change(applier, relation, row->values, row->values, error);
+	}
+	sync_rowset_clear(relation->rows);
 	return rc;
 }
 
-/* Writes every table's collected inserts and ends the pipeline. */
+/* Writes every table's set and ends the pipeline. */
 static int
 flush_all(SyncApplier *applier, SyncError *error)
 {
-	if (leave_pipeline(applier, error) != 0)
-		return -1;
 	for (int i = 0; i < applier->nrelations; i++)
-		if (write_inserts(applier, &applier->relations[i], false, error) != 0)
+		if (write_set(applier, &applier->relations[i], error) != 0)
 			return -1;
-	return 0;
+	return leave_pipeline(applier, error);
 }
 
 static int
@@ -629,6 +942,13 @@ reconcile_columns(SyncApplier *applier, ApplyRelation *relation, const SyncMessa
 		const char *type = PQgetvalue(source_types, i, 0);
 		int			found = -1;
 
+		relation->types[i] = strdup(type);
+		if (relation->types[i] == NULL)
+		{
+			rc = sync_fail(error, 1, "out of memory");
+			break;
+		}
+
 		for (int r = 0; r < PQntuples(target_columns); r++)
 			if (strcmp(PQgetvalue(target_columns, r, 0), name) == 0)
 				found = r;
@@ -686,10 +1006,28 @@ apply_relation(SyncApplier *applier, const SyncMessage *message, SyncError *erro
 	fresh.column_list = strdup(list.data);
 	termPQExpBuffer(&list);
 
+	if (fresh.table != NULL && (fresh.types = calloc(fresh.ncolumns + 1, sizeof(char *))) == NULL)
+	{
+		free_relation(&fresh);
+		return sync_fail(error, 1, "out of memory");
+	}
 	if (fresh.table != NULL && reconcile_columns(applier, &fresh, message, error) != 0)
 	{
 		free_relation(&fresh);
 		return -1;
+	}
+	if (fresh.table != NULL)
+	{
+		fresh.unnests = true;
+		for (int i = 0; i < fresh.ncolumns; i++)
+			fresh.unnests &= fresh.types[i][strlen(fresh.types[i]) - 1] != ']';
+		fresh.rows = sync_rowset_create(fresh.ncolumns, fresh.table->nkeys > 0 && fresh.unnests
+										? fresh.is_key : NULL);
+		if (fresh.rows == NULL)
+		{
+			free_relation(&fresh);
+			return sync_fail(error, 1, "out of memory");
+		}
 	}
 	if (relation != NULL)
 	{
@@ -713,47 +1051,6 @@ apply_relation(SyncApplier *applier, const SyncMessage *message, SyncError *erro
 	return 0;
 }
 
-/* Appends a value in COPY's text format. */
-static void
-append_copy_value(PQExpBuffer buf, const SyncValue *value)
-{
-	const char *p = value->data;
-	const char *end = p + value->len;
-	const char *run = p;
-
-	if (value->kind == SYNC_VALUE_NULL)
-	{
-		appendPQExpBufferStr(buf, "\\N");
-		return;
-	}
-	for (; p < end; p++)
-	{
-		const char *escaped;
-
-		switch (*p)
-		{
-			case '\\':
-				escaped = "\\\\";
-				break;
-			case '\n':
-				escaped = "\\n";
-				break;
-			case '\r':
-				escaped = "\\r";
-				break;
-			case '\t':
-				escaped = "\\t";
-				break;
-			default:
-				continue;
-		}
-		appendBinaryPQExpBuffer(buf, run, p - run);
-		appendPQExpBufferStr(buf, escaped);
-		run = p + 1;
-	}
-	appendBinaryPQExpBuffer(buf, run, end - run);
-}
-
 static ApplyRelation *
 relation_for_change(SyncApplier *applier, uint32_t relid, SyncError *error)
 {
@@ -764,193 +1061,52 @@ relation_for_change(SyncApplier *applier, uint32_t relid, SyncError *error)
 	return relation;
 }
 
+/*
+ * Folds a change into its table's set.  A change the set refuses is
+ * applied alone, after the set is written; an insert then starts the
+ * emptied set.
+ */
 static int
-apply_insert(SyncApplier *applier, ApplyRelation *relation, const SyncTuple *tuple,
+apply_change(SyncApplier *applier, ApplyRelation *relation, const SyncMessage *message,
 			 SyncError *error)
 {
-	if (tuple->ncolumns != relation->ncolumns)
-		return sync_fail(error, 1, "an insert into %s has %d columns, its description %d",
-						 relation->table->qualified, tuple->ncolumns, relation->ncolumns);
-	for (int i = 0; i < tuple->ncolumns; i++)
-		if (tuple->values[i].kind != SYNC_VALUE_TEXT && tuple->values[i].kind != SYNC_VALUE_NULL)
-			return sync_fail(error, 1, "an insert into %s carries a value of kind '%c'",
-							 relation->table->qualified, (char) tuple->values[i].kind);
-	if (relation->inserts.data == NULL)
-		initPQExpBuffer(&relation->inserts);
-	collect_insert(relation, tuple);
-	relation->ninserts++;
-	if (PQExpBufferBroken(&relation->inserts))
-		return sync_fail(error, 1, "out of memory");
-	if (relation->inserts.len >= INSERT_BUFFER_BYTES)
-		return write_inserts(applier, relation, false, error);
-	return 0;
-}
-
-/*
- * The shape of an UPDATE or DELETE: which columns it sets (those sent; an
- * unchanged TOASTed value is not) and, without a key, which columns it
- * matches on.  One prepared statement serves every change of one shape.
- */
-static void
-change_shape(const ApplyRelation *relation, const SyncMessage *message, PQExpBuffer shape)
-{
-	const SyncTuple *old = message->u.change.old_kind ? &message->u.change.old : NULL;
-
-	resetPQExpBuffer(shape);
-	appendPQExpBufferChar(shape, (char) message->kind);
-	if (message->kind == SYNC_MSG_UPDATE)
-		for (int i = 0; i < relation->ncolumns; i++)
-			appendPQExpBufferChar(shape, message->u.change.new.values[i].kind == SYNC_VALUE_UNCHANGED ? 'u' : 's');
-	if (relation->table->nkeys == 0)
-	{
-		const SyncTuple *key = old ? old : &message->u.change.new;
-
-		appendPQExpBufferChar(shape, '/');
-		for (int i = 0; i < relation->ncolumns; i++)
-			appendPQExpBufferChar(shape, key->values[i].kind == SYNC_VALUE_UNCHANGED ? 'u' : 'm');
-	}
-}
-
-/*
- * The SQL of a shape.  With a key, rows are matched on it; without one
- * (REPLICA IDENTITY FULL) on every sent column, one row at a time, as the
- * source changed one row.
- */
-static void
-change_sql(const ApplyRelation *relation, const char *shape, PQExpBuffer sql)
-{
-	bool		is_update = shape[0] == SYNC_MSG_UPDATE;
-	bool		full = relation->table->nkeys == 0;
-	const char *match = full ? strchr(shape, '/') + 1 : NULL;
-	int			n = 0;
-	int			matched = 0;
-
-	resetPQExpBuffer(sql);
-	if (is_update)
-	{
-		appendPQExpBuffer(sql, "UPDATE %s SET ", relation->table->qualified);
-		for (int i = 0; i < relation->ncolumns; i++)
-			if (shape[1 + i] == 's')
-				appendPQExpBuffer(sql, "%s%s = $%d", n > 0 ? ", " : "", relation->names[i], n + 1), n++;
-	}
-	else
-		appendPQExpBuffer(sql, "DELETE FROM %s", relation->table->qualified);
-	if (full)
-		appendPQExpBuffer(sql, " WHERE ctid = (SELECT ctid FROM %s", relation->table->qualified);
-	for (int i = 0; i < relation->ncolumns; i++)
-	{
-		if (full ? match[i] != 'm' : !relation->is_key[i])
-			continue;
-		appendPQExpBuffer(sql, "%s%s %s $%d", matched++ == 0 ? " WHERE " : " AND ",
-						  relation->names[i], full ? "IS NOT DISTINCT FROM" : "=", ++n);
-	}
-	if (full)
-		appendPQExpBufferStr(sql, " LIMIT 1)");
-}
-
-static const ApplyStatement *
-statement_for(SyncApplier *applier, ApplyRelation *relation, const char *shape, SyncError *error)
-{
-	ApplyStatement *grown;
-	ApplyStatement *statement;
-
-	for (int i = 0; i < relation->nstatements; i++)
-		if (strcmp(relation->statements[i].shape, shape) == 0)
-			return &relation->statements[i];
-	grown = realloc(relation->statements, sizeof(ApplyStatement) * (relation->nstatements + 1));
-	if (grown == NULL)
-	{
-		sync_fail(error, 1, "out of memory");
-		return NULL;
-	}
-	relation->statements = grown;
-	statement = &grown[relation->nstatements];
-	statement->kind = shape[0];
-	statement->shape = strdup(shape);
-	snprintf(statement->name, sizeof(statement->name), "tally_%d", ++applier->statement_counter);
-	if (statement->shape == NULL)
-	{
-		sync_fail(error, 1, "out of memory");
-		return NULL;
-	}
-	change_sql(relation, shape, &applier->sql);
-	if (PQsendPrepare(applier->target, statement->name, applier->sql.data, 0, NULL) != 1 ||
-		push_pending(applier, 'P', relation->relid, error) != 0)
-	{
-		sync_fail(error, 1, "could not prepare a change on the target: %s",
-				  PQerrorMessage(applier->target));
-		free(statement->shape);
-		return NULL;
-	}
-	relation->nstatements++;
-	return statement;
-}
-
-static char *
-param_text(const SyncValue *value)
-{
-	if (value->kind != SYNC_VALUE_TEXT)
-		return NULL;
-	return strndup(value->data, value->len);
-}
-
-static int
-apply_update_or_delete(SyncApplier *applier, ApplyRelation *relation,
-					   const SyncMessage *message, SyncError *error)
-{
 	const __typeof__(message->u.change) *change = &message->u.change;
-	bool		is_update = message->kind == SYNC_MSG_UPDATE;
-	const SyncTuple *key = change->old_kind ? &change->old : &change->new;
-	bool		full = relation->table->nkeys == 0;
-	PQExpBufferData shape;
-	const ApplyStatement *statement;
-	int			nparams = 0;
-	int			rc = 0;
+	const SyncTuple *old = change->old_kind ? &change->old : NULL;
+	SyncFold	fold;
 
-	if (key->ncolumns != relation->ncolumns ||
-		(is_update && change->new.ncolumns != relation->ncolumns))
+	if ((old != NULL && old->ncolumns != relation->ncolumns) ||
+		(message->kind != SYNC_MSG_DELETE && change->new.ncolumns != relation->ncolumns))
 		return sync_fail(error, 1, "a change of %s has %d columns, its description %d",
-						 relation->table->qualified, key->ncolumns, relation->ncolumns);
-	/* this table's collected inserts come first */
-	if (ensure_params(applier, 2 * relation->ncolumns, error) != 0 ||
-		write_inserts(applier, relation, true, error) != 0 ||
-		enter_pipeline(applier, error) != 0)
-		return -1;
-	initPQExpBuffer(&shape);
-	change_shape(relation, message, &shape);
-	statement = statement_for(applier, relation, shape.data, error);
-	termPQExpBuffer(&shape);
-	if (statement == NULL)
-		return -1;
-
-	if (is_update)
+						 relation->table->qualified,
+						 message->kind == SYNC_MSG_DELETE ? old->ncolumns : change->new.ncolumns,
+						 relation->ncolumns);
+	if (message->kind == SYNC_MSG_INSERT)
 		for (int i = 0; i < relation->ncolumns; i++)
-			if (change->new.values[i].kind != SYNC_VALUE_UNCHANGED)
-				applier->params[nparams++] = param_text(&change->new.values[i]);
-	for (int i = 0; i < relation->ncolumns; i++)
-	{
-		if (full ? key->values[i].kind == SYNC_VALUE_UNCHANGED : !relation->is_key[i])
-			continue;
-		applier->params[nparams++] = param_text(&key->values[i]);
-	}
-	if (PQsendQueryPrepared(applier->target, statement->name, nparams,
-							(const char *const *) applier->params, NULL, NULL, 0) != 1 ||
-		push_pending(applier, (char) message->kind, relation->relid, error) != 0)
-		rc = sync_fail(error, 1, "could not send a change to the target: %s",
-					   PQerrorMessage(applier->target));
-	for (int i = 0; i < nparams; i++)
-		free(applier->params[i]);
-	return rc == 0 ? pipeline_sent(applier, error) : rc;
-}
-
-/* Counts a pipelined statement; reads arrived results now and then. */
-static int
-pipeline_sent(SyncApplier *applier, SyncError *error)
-{
-	if (++applier->sent_since_read < PIPELINE_READ_EVERY)
-		return 0;
-	applier->sent_since_read = 0;
-	return read_results(applier, false, error);
+			if (change->new.values[i].kind != SYNC_VALUE_TEXT &&
+				change->new.values[i].kind != SYNC_VALUE_NULL)
+				return sync_fail(error, 1, "an insert into %s carries a value of kind '%c'",
+								 relation->table->qualified, (char) change->new.values[i].kind);
+	if (message->kind == SYNC_MSG_INSERT)
+		fold = sync_rowset_insert(relation->rows, &change->new);
+	else if (message->kind == SYNC_MSG_UPDATE)
+		fold = sync_rowset_update(relation->rows, old, &change->new);
+	else if (old == NULL)
+		return sync_fail(error, 1, "a delete from %s carries no key", relation->table->qualified);
+	else
+		fold = sync_rowset_delete(relation->rows, old);
+	if (fold == SYNC_FOLD_ERROR)
+		return sync_fail(error, 1, "out of memory");
+	if (fold == SYNC_FOLDED)
+		return sync_rowset_bytes(relation->rows) >= ROWSET_BYTES_MAX ||
+			sync_rowset_count(relation->rows) >= ROWSET_ROWS_MAX
+			? write_set(applier, relation, error) : 0;
+	if (write_set(applier, relation, error) != 0)
+		return -1;
+	if (message->kind == SYNC_MSG_INSERT)
+		return sync_rowset_insert(relation->rows, &change->new) == SYNC_FOLDED
+			? 0 : sync_fail(error, 1, "out of memory");
+	return send_change(applier, relation, old ? old->values : change->new.values,
+					   message->kind == SYNC_MSG_UPDATE ? change->new.values : NULL, error);
 }
 
 static int
@@ -966,10 +1122,8 @@ apply_truncate(SyncApplier *applier, const SyncMessage *message, SyncError *erro
 
 		if (relation == NULL || relation->table == NULL)
 			continue;
-		/* inserts collected before the TRUNCATE are truncated with the rest */
-		if (relation->inserts.data != NULL)
-			resetPQExpBuffer(&relation->inserts);
-		relation->ninserts = 0;
+		/* changes collected before the TRUNCATE are truncated with the rest */
+		sync_rowset_clear(relation->rows);
 		appendPQExpBuffer(&applier->sql, "%s%s", n++ > 0 ? ", " : "", relation->table->qualified);
 	}
 	if (n == 0)
@@ -1022,9 +1176,7 @@ sync_apply_message(SyncApplier *applier, const SyncMessage *message, SyncError *
 				return 0;
 			relation->batch_rows++;
 			applier->batch_rows++;
-			if (message->kind == SYNC_MSG_INSERT)
-				return apply_insert(applier, relation, &message->u.change.new, error);
-			return apply_update_or_delete(applier, relation, message, error);
+			return apply_change(applier, relation, message, error);
 		case SYNC_MSG_TRUNCATE:
 			if (applier->skipping)
 				return 0;
@@ -1078,6 +1230,7 @@ sync_apply_commit(SyncApplier *applier, SyncLsn *committed, SyncError *error)
 		relation->batch_rows = 0;
 	}
 	applier->in_batch = false;
+	applier->index_scans = false;
 	if (applier->batch_txns > 0)
 	{
 		applier->committed = applier->batch_end;

@@ -15,6 +15,13 @@
 
 /* Seconds between 1970-01-01 and PostgreSQL's epoch 2000-01-01. */
 #define POSTGRES_EPOCH_OFFSET_US 946684800000000LL
+/*
+ * While the source streams, a read that finds nothing waits this long for
+ * more to gather before it reads again, instead of sleeping in poll() and
+ * being woken for every message the walsender sends: a wakeup per message
+ * costs both processes more CPU than the messages themselves.
+ */
+#define GATHER_US 1000
 #define FEEDBACK_INTERVAL_US 5000000LL
 
 long long
@@ -200,6 +207,17 @@ sync_stream_next(SyncStream *stream, int timeout_ms, const char **data, size_t *
 
 			if (left <= 0)
 				return 0;
+			if (stream->flowing)
+			{
+				struct timespec pause = {.tv_nsec = 1000L * (left < GATHER_US ? left : GATHER_US)};
+
+				stream->flowing = false;
+				nanosleep(&pause, NULL);
+				if (PQconsumeInput(stream->conn) == 0)
+					return sync_fail(error, 1, "lost the replication connection to the source: %s",
+									 PQerrorMessage(stream->conn));
+				continue;
+			}
 			rc = wait_readable(stream->conn, (int) (left / 1000) + 1, error);
 			if (rc < 0)
 				return -1;
@@ -236,6 +254,7 @@ sync_stream_next(SyncStream *stream, int timeout_ms, const char **data, size_t *
 				stream->received = start;
 			*data = stream->buffer + 25;
 			*len = (size_t) n - 25;
+			stream->flowing = true;
 			return 1;
 		}
 		return sync_fail(error, 1, "unexpected replication message of type '%c' from the source",

@@ -23,6 +23,7 @@ typedef struct SyncStream
 	SyncLsn		server_wal_end; /* the server's position in its last message */
 	long long	last_feedback_us;
 	bool		reply_requested;
+	bool		flowing;		/* the last read found data: more is likely on its way */
 } SyncStream;
 
 typedef struct SyncSlotInfo
