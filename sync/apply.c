@@ -71,9 +71,16 @@ typedef struct ApplyRelation
 /* What a pipelined result belongs to. */
 typedef struct PendingResult
 {
-	char		kind;			/* 'P' prepare, 'S' setting, 'U' update, 'D' delete, or a SetPart */
+	/*
+	 * 'P' prepare, 'S' setting, 'U' update, 'D' delete, a SetPart, 'T' a
+	 * transaction's BEGIN, COMMIT or row counts, 'L' the position, 'Y' a
+	 * sync point
+	 */
+	char		kind;
 	uint32_t	relid;
 	long		expected;		/* a SetPart's rows */
+	SyncLsn		lsn;			/* 'Y' ending a batch: the position it commits, else 0 */
+	SyncTimestamp commit_time;	/* 'Y' ending a batch: its last source commit time */
 } PendingResult;
 
 struct SyncApplier
@@ -97,6 +104,8 @@ struct SyncApplier
 	SyncTimestamp committed_time;
 
 	bool		pipeline;		/* the target connection is in pipeline mode */
+	int			syncs;			/* sync points sent whose results are still to come */
+	bool		failed;			/* a pipelined statement failed: no later commit counts */
 	PendingResult *pending;		/* FIFO of results still to read */
 	int			pending_head;
 	int			pending_count;
@@ -209,7 +218,7 @@ relation_name(SyncApplier *applier, uint32_t relid)
 /* ---- pipeline ---- */
 
 static int
-push_pending(SyncApplier *applier, char kind, uint32_t relid, long expected, SyncError *error)
+push_result(SyncApplier *applier, PendingResult what, SyncError *error)
 {
 	if (applier->pending_count == applier->pending_capacity)
 	{
@@ -225,10 +234,39 @@ push_pending(SyncApplier *applier, char kind, uint32_t relid, long expected, Syn
 		applier->pending_head = 0;
 		applier->pending_capacity = capacity;
 	}
-	applier->pending[(applier->pending_head + applier->pending_count) % applier->pending_capacity] =
-		(PendingResult) {.kind = kind, .relid = relid, .expected = expected};
+	applier->pending[(applier->pending_head + applier->pending_count) % applier->pending_capacity] = what;
 	applier->pending_count++;
 	return 0;
+}
+
+static int
+push_pending(SyncApplier *applier, char kind, uint32_t relid, long expected, SyncError *error)
+{
+	return push_result(applier, (PendingResult) {.kind = kind, .relid = relid, .expected = expected},
+					   error);
+}
+
+/* Sends a statement without parameters into the pipeline. */
+static int
+send_simple(SyncApplier *applier, const char *sql, char kind, SyncError *error)
+{
+	if (PQsendQueryParams(applier->target, sql, 0, NULL, NULL, NULL, NULL, 0) != 1)
+		return sync_fail(error, 1, "could not send to the target: %s", PQerrorMessage(applier->target));
+	return push_pending(applier, kind, 0, 0, error);
+}
+
+/*
+ * Marks a sync point: the target ends its pipeline work there and reports
+ * back.  lsn (when not 0) is the position the batch before it commits.
+ */
+static int
+send_sync(SyncApplier *applier, SyncLsn lsn, SyncTimestamp commit_time, SyncError *error)
+{
+	if (PQpipelineSync(applier->target) != 1)
+		return sync_fail(error, 1, "could not send to the target: %s", PQerrorMessage(applier->target));
+	applier->syncs++;
+	return push_result(applier, (PendingResult) {.kind = 'Y', .lsn = lsn, .commit_time = commit_time},
+					   error);
 }
 
 /* Checks one pipelined result against what it was for. */
@@ -243,14 +281,40 @@ take_result(SyncApplier *applier, PGresult *result, SyncError *error)
 	what = applier->pending[applier->pending_head];
 	applier->pending_head = (applier->pending_head + 1) % applier->pending_capacity;
 	applier->pending_count--;
+	if (status == PGRES_PIPELINE_SYNC)
+	{
+		if (what.kind != 'Y')
+			return sync_fail(error, 1, "the target's results are out of step with what was sent");
+		applier->syncs--;
+		if (what.lsn != 0 && !applier->failed)
+		{
+			applier->committed = what.lsn;
+			applier->committed_time = what.commit_time;
+			sync_metrics_add_batch();
+		}
+		return 0;
+	}
+	if (what.kind == 'Y')
+		return sync_fail(error, 1, "the target's results are out of step with what was sent");
 	if (status == PGRES_PIPELINE_ABORTED)
 		return 0;				/* the first failure was reported */
 	if (status != PGRES_COMMAND_OK)
+	{
+		applier->failed = true;
+		if (what.kind == 'T' || what.kind == 'L')
+			return sync_fail(error, 1, "committing a batch failed on the target: %s",
+							 PQresultErrorMessage(result));
 		return sync_fail(error, 1, "%s of %s failed on the target: %s",
 						 what.kind == 'P' ? "preparing a change" : what.kind == 'S' ? "a setting" :
 						 what.kind == 'U' || what.kind == 'W' ? "UPDATE" :
 						 what.kind == 'I' ? "INSERT" : "DELETE",
 						 relation_name(applier, what.relid), PQresultErrorMessage(result));
+	}
+	if (what.kind == 'L' && sync_target_check_position(result, applier->slot, error) != 0)
+	{
+		applier->failed = true;
+		return -1;
+	}
 	if ((what.kind == 'U' || what.kind == 'D') && strcmp(PQcmdTuples(result), "0") == 0)
 		log_event(LOG_WARNING, "row_missing", "table=%s change=%s detail=%s",
 				  log_quote(relation_name(applier, what.relid)),
@@ -265,19 +329,20 @@ take_result(SyncApplier *applier, PGresult *result, SyncError *error)
 }
 
 /*
- * Reads pipelined results: those already arrived, or with until_sync all of
- * them up to the pipeline's sync point.
+ * Reads pipelined results: with max_syncs < 0 those already arrived,
+ * otherwise all of them until at most max_syncs sync points are still to
+ * come back.
  */
 static int
-read_results(SyncApplier *applier, bool until_sync, SyncError *error)
+read_results(SyncApplier *applier, int max_syncs, SyncError *error)
 {
 	int			rc = 0;
 
-	for (;;)
+	while (max_syncs < 0 || applier->syncs > max_syncs)
 	{
 		PGresult   *result;
 
-		if (!until_sync)
+		if (max_syncs < 0)
 		{
 			if (PQconsumeInput(applier->target) == 0)
 				return sync_fail(error, 1, "lost the connection to the target: %s",
@@ -289,24 +354,18 @@ read_results(SyncApplier *applier, bool until_sync, SyncError *error)
 		if (result == NULL)
 		{
 			/* NULL ends each statement's results */
-			if (!until_sync && applier->pending_count == 0)
+			if (max_syncs < 0 && applier->pending_count == 0)
 				return rc;
-			if (until_sync && PQstatus(applier->target) != CONNECTION_OK)
+			if (PQstatus(applier->target) != CONNECTION_OK)
 				return sync_fail(error, 1, "lost the connection to the target: %s",
 								 PQerrorMessage(applier->target));
-			continue;
-		}
-		if (PQresultStatus(result) == PGRES_PIPELINE_SYNC)
-		{
-			PQclear(result);
-			if (until_sync)
-				return rc;
 			continue;
 		}
 		if (take_result(applier, result, error) != 0)
 			rc = -1;
 		PQclear(result);
 	}
+	return rc;
 }
 
 static int
@@ -330,9 +389,9 @@ leave_pipeline(SyncApplier *applier, SyncError *error)
 
 	if (!applier->pipeline)
 		return 0;
-	if (PQpipelineSync(applier->target) != 1)
-		return sync_fail(error, 1, "could not send to the target: %s", PQerrorMessage(applier->target));
-	rc = read_results(applier, true, error);
+	if (send_sync(applier, 0, 0, error) != 0)
+		return -1;
+	rc = read_results(applier, 0, error);
 	if (PQexitPipelineMode(applier->target) != 1 && rc == 0)
 		rc = sync_fail(error, 1, "could not leave pipeline mode on the target: %s",
 					   PQerrorMessage(applier->target));
@@ -518,7 +577,7 @@ pipeline_sent(SyncApplier *applier, SyncError *error)
 	if (++applier->sent_since_read < PIPELINE_READ_EVERY)
 		return 0;
 	applier->sent_since_read = 0;
-	return read_results(applier, false, error);
+	return read_results(applier, -1, error);
 }
 
 
@@ -832,7 +891,7 @@ begin_batch(SyncApplier *applier, SyncError *error)
 {
 	if (applier->in_batch)
 		return 0;
-	if (pg_command(applier->target, "BEGIN", error) != 0)
+	if (enter_pipeline(applier, error) != 0 || send_simple(applier, "BEGIN", 'T', error) != 0)
 		return -1;
 	applier->in_batch = true;
 	return 0;
@@ -882,7 +941,7 @@ add_column(SyncApplier *applier, ApplyRelation *relation, const char *quoted_nam
 					   "run tally sync --resync to copy the table again",
 					   name, table->qualified);
 	PQclear(missing);
-	if (rc == 0 && (begin_batch(applier, error) != 0 ||
+	if (rc == 0 && (begin_batch(applier, error) != 0 || leave_pipeline(applier, error) != 0 ||
 					pg_command(applier->target, applier->sql.data, error) != 0))
 		rc = -1;
 	if (rc == 0)
@@ -1196,57 +1255,78 @@ sync_apply_message(SyncApplier *applier, const SyncMessage *message, SyncError *
 }
 
 int
-sync_apply_commit(SyncApplier *applier, SyncLsn *committed, SyncError *error)
+sync_apply_commit(SyncApplier *applier, bool wait, SyncLsn *committed, SyncError *error)
 {
-	if (!applier->in_batch)
-	{
-		*committed = applier->committed;
-		return 0;
-	}
-	if (flush_all(applier, error) != 0)
-		return -1;
-	if (applier->batch_txns > 0 &&
-		sync_target_write_position(applier->target, applier->slot, applier->batch_end,
-								   applier->batch_commit_time, false, error) != 0)
-		return -1;
-	for (int i = 0; i < applier->nrelations; i++)
-	{
-		ApplyRelation *relation = &applier->relations[i];
+	int			rc = 0;
 
-		if (relation->batch_rows > 0 && relation->table != NULL &&
-			sync_target_add_rows(applier->target, applier->slot, relation->table,
-								 relation->batch_rows, error) != 0)
+	if (applier->in_batch)
+	{
+		for (int i = 0; i < applier->nrelations && rc == 0; i++)
+			rc = write_set(applier, &applier->relations[i], error);
+		if (rc == 0)
+			rc = enter_pipeline(applier, error);
+		if (rc == 0 && applier->batch_txns > 0 &&
+			(sync_target_send_position(applier->target, applier->slot, applier->batch_end,
+									   applier->batch_commit_time, error) != 0 ||
+			 push_pending(applier, 'L', 0, 0, error) != 0))
+			rc = -1;
+		for (int i = 0; i < applier->nrelations && rc == 0; i++)
+		{
+			ApplyRelation *relation = &applier->relations[i];
+
+			if (relation->batch_rows > 0 && relation->table != NULL &&
+				(sync_target_send_add_rows(applier->target, applier->slot, relation->table,
+										   relation->batch_rows, error) != 0 ||
+				 push_pending(applier, 'T', relation->relid, 0, error) != 0))
+				rc = -1;
+		}
+		if (rc == 0 &&
+			(send_simple(applier, "COMMIT", 'T', error) != 0 ||
+			 send_sync(applier, applier->batch_txns > 0 ? applier->batch_end : 0,
+					   applier->batch_commit_time, error) != 0))
+			rc = -1;
+		if (rc != 0)
 			return -1;
-	}
-	if (pg_command(applier->target, "COMMIT", error) != 0)
-		return -1;
-	for (int i = 0; i < applier->nrelations; i++)
-	{
-		ApplyRelation *relation = &applier->relations[i];
+		for (int i = 0; i < applier->nrelations; i++)
+		{
+			ApplyRelation *relation = &applier->relations[i];
 
-		if (relation->batch_rows > 0 && relation->table != NULL)
-			sync_metrics_add_rows(relation->table->schema, relation->table->name, "cdc",
-								  relation->batch_rows);
-		relation->batch_rows = 0;
+			if (relation->batch_rows > 0 && relation->table != NULL)
+				sync_metrics_add_rows(relation->table->schema, relation->table->name, "cdc",
+									  relation->batch_rows);
+			relation->batch_rows = 0;
+		}
+		applier->in_batch = false;
+		applier->index_scans = false;
+		applier->batch_txns = 0;
+		applier->batch_rows = 0;
 	}
-	applier->in_batch = false;
-	applier->index_scans = false;
-	if (applier->batch_txns > 0)
-	{
-		applier->committed = applier->batch_end;
-		applier->committed_time = applier->batch_commit_time;
-		sync_metrics_add_batch();
-	}
-	applier->batch_txns = 0;
-	applier->batch_rows = 0;
+	/*
+	 * Without waiting, only the batch committed before this one must be
+	 * done: the target works on this one while the stream is read on.
+	 */
+	if (wait)
+		rc = leave_pipeline(applier, error);
+	else
+		rc = read_results(applier, 1, error);
 	*committed = applier->committed;
-	return 0;
+	return rc;
+}
+
+bool
+sync_apply_committing(const SyncApplier *applier)
+{
+	return applier->syncs > 0;
 }
 
 int
 sync_apply_advance(SyncApplier *applier, SyncLsn lsn, SyncError *error)
 {
-	if (applier->in_batch || applier->in_source_txn || lsn <= applier->committed)
+	if (applier->in_batch || applier->in_source_txn)
+		return 0;
+	if (leave_pipeline(applier, error) != 0)
+		return -1;
+	if (lsn <= applier->committed)
 		return 0;
 	if (sync_target_write_position(applier->target, applier->slot, lsn, 0, false, error) != 0)
 		return -1;

@@ -41,15 +41,23 @@ int			sync_apply_pending_transactions(const SyncApplier *applier);
 long		sync_apply_pending_rows(const SyncApplier *applier);
 
 /*
- * Commits the batch of whole source transactions applied so far and
- * returns in *committed the position the target now holds.  Must not be
- * called inside a source transaction.
+ * Commits the batch of whole source transactions applied so far, and
+ * returns in *committed the position the target is known to hold.  The
+ * commit goes into the target's pipeline: with wait, it returns once the
+ * target has committed it; without, once the batch before it is committed,
+ * so that the target works on one batch while the next is read, and
+ * *committed may still be short of this batch.  Must not be called inside
+ * a source transaction.
  */
-int			sync_apply_commit(SyncApplier *applier, SyncLsn *committed, SyncError *error);
+int			sync_apply_commit(SyncApplier *applier, bool wait, SyncLsn *committed, SyncError *error);
+
+/* Whether a batch sent to the target has not been confirmed committed yet. */
+bool		sync_apply_committing(const SyncApplier *applier);
 
 /*
  * Records lsn as the target's position without data (the source has been
- * idle up to there), so that the slot may be confirmed that far.
+ * idle up to there), so that the slot may be confirmed that far.  Waits
+ * for a batch still committing first.
  */
 int			sync_apply_advance(SyncApplier *applier, SyncLsn lsn, SyncError *error);
 

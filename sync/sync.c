@@ -257,18 +257,22 @@ update_lag(Session *session)
 						 seconds > 0 ? seconds : 0);
 }
 
-/* Commits the open batch and tells the source how far the target is. */
+/*
+ * Commits the open batch (with wait, waits until the target has) and tells
+ * the source how far the target is.
+ */
 static int
-commit_batch(Session *session, SyncError *error)
+commit_batch(Session *session, bool wait, SyncError *error)
 {
+	SyncLsn		before = sync_apply_committed(session->applier);
 	SyncLsn		committed;
 	long		rows = sync_apply_pending_rows(session->applier);
 	int			txns = sync_apply_pending_transactions(session->applier);
 
-	if (sync_apply_commit(session->applier, &committed, error) != 0)
+	if (sync_apply_commit(session->applier, wait, &committed, error) != 0)
 		return -1;
 	update_lag(session);
-	if (txns > 0)
+	if (committed > before)
 		sync_debug_point("batch_committed");
 	sync_stream_set_flushed(&session->stream, committed);
 	if (txns > 0)
@@ -276,7 +280,7 @@ commit_batch(Session *session, SyncError *error)
 		char		lsn[20];
 
 		sync_lsn_format(committed, lsn);
-		log_event(LOG_DEBUG, "batch_committed", "transactions=%d rows=%ld lsn=%s", txns, rows, lsn);
+		log_event(LOG_DEBUG, "batch_sent", "transactions=%d rows=%ld committed=%s", txns, rows, lsn);
 	}
 	return sync_stream_send_feedback(&session->stream, error);
 }
@@ -437,7 +441,7 @@ stream_changes(Session *session, SyncLsn start, SyncError *error)
 						(session->options->once && session->stream.server_wal_end >= end &&
 						 session->stream.server_wal_end > 0)))
 		{
-			if (commit_batch(session, error) != 0)
+			if (commit_batch(session, true, error) != 0)
 				goto done;
 			rc = 0;
 			break;
@@ -445,7 +449,8 @@ stream_changes(Session *session, SyncLsn start, SyncError *error)
 		if (!in_txn && pending == 0 && session->next_pull_us != 0 &&
 			sync_now_us() >= session->next_pull_us && !session->options->once)
 		{
-			if (pull_batch_tables(session, error) != 0)
+			/* the pulls use the target connection: the last batch must be done */
+			if (commit_batch(session, true, error) != 0 || pull_batch_tables(session, error) != 0)
 				goto done;
 			continue;
 		}
@@ -453,13 +458,18 @@ stream_changes(Session *session, SyncLsn start, SyncError *error)
 			(sync_apply_pending_rows(session->applier) >= BATCH_MAX_ROWS ||
 			 sync_now_us() - batch_started >= BATCH_MAX_US))
 		{
-			if (commit_batch(session, error) != 0)
+			if (commit_batch(session, false, error) != 0)
 				goto done;
 			continue;
 		}
 
-		/* with a batch open and nothing more to read for a moment, commit it */
-		got = sync_stream_next(&session->stream, pending > 0 && !in_txn ? BATCH_LINGER_MS : 1000,
+		/*
+		 * With a batch open and nothing more to read for a moment, commit
+		 * it; with one committing, see it done.
+		 */
+		got = sync_stream_next(&session->stream,
+							   (pending > 0 || sync_apply_committing(session->applier)) && !in_txn
+							   ? BATCH_LINGER_MS : 1000,
 							   &data, &len, error);
 		if (got < 0)
 			goto done;
@@ -467,9 +477,10 @@ stream_changes(Session *session, SyncLsn start, SyncError *error)
 		{
 			bool		idle = !in_txn && pending == 0;
 
-			if (!in_txn && pending > 0)
+			if (!in_txn && (pending > 0 || sync_apply_committing(session->applier)))
 			{
-				if (commit_batch(session, error) != 0)
+				/* the source is quiet: no reason not to wait for the target */
+				if (commit_batch(session, true, error) != 0)
 					goto done;
 			}
 			else if (idle && session->stream.server_wal_end > sync_apply_committed(session->applier) &&

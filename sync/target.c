@@ -110,34 +110,65 @@ sync_target_forget_watermarks(PGconn *target, const char *slot, SyncError *error
 							 1, params, error);
 }
 
+static const char position_sql[] =
+"UPDATE _tally_sync.slots SET lsn = $2::pg_lsn, applied_at = now(), "
+"       snapshot_done = snapshot_done OR $3::boolean, "
+"       source_commit_time = coalesce(timestamptz '2000-01-01 00:00:00+00' "
+"                          + $4::bigint * interval '1 microsecond', source_commit_time) "
+" WHERE slot = $1";
+
+/* The parameters of position_sql, in texts (of 20 and 24 bytes) the caller provides. */
+static void
+position_params(const char *slot, SyncLsn lsn, SyncTimestamp commit_time, bool snapshot_done,
+				char *lsn_text, char *time_text, const char *params[4])
+{
+	sync_lsn_format(lsn, lsn_text);
+	snprintf(time_text, 24, "%lld", (long long) commit_time);
+	params[0] = slot;
+	params[1] = lsn_text;
+	params[2] = snapshot_done ? "true" : "false";
+	params[3] = commit_time != 0 ? time_text : NULL;
+}
+
+int
+sync_target_check_position(PGresult *result, const char *slot, SyncError *error)
+{
+	if (strcmp(PQcmdTuples(result), "1") != 0)
+		return sync_fail(error, 1, "the target lost the state row of slot \"%s\" in _tally_sync.slots",
+						 slot);
+	return 0;
+}
+
 int
 sync_target_write_position(PGconn *target, const char *slot, SyncLsn lsn,
 						   SyncTimestamp commit_time, bool snapshot_done, SyncError *error)
 {
 	char		lsn_text[20];
 	char		time_text[24];
-	const char *params[4] = {slot, lsn_text, snapshot_done ? "true" : "false",
-	commit_time != 0 ? time_text : NULL};
+	const char *params[4];
 	PGresult   *result;
+	int			rc;
 
-	sync_lsn_format(lsn, lsn_text);
-	snprintf(time_text, sizeof(time_text), "%lld", (long long) commit_time);
-	result = pg_query_params(target,
-							 "UPDATE _tally_sync.slots SET lsn = $2::pg_lsn, applied_at = now(), "
-							 "       snapshot_done = snapshot_done OR $3::boolean, "
-							 "       source_commit_time = coalesce(timestamptz '2000-01-01 00:00:00+00' "
-							 "                          + $4::bigint * interval '1 microsecond', source_commit_time) "
-							 " WHERE slot = $1",
-							 4, params, PGRES_COMMAND_OK, error);
+	position_params(slot, lsn, commit_time, snapshot_done, lsn_text, time_text, params);
+	result = pg_query_params(target, position_sql, 4, params, PGRES_COMMAND_OK, error);
 	if (result == NULL)
 		return -1;
-	if (strcmp(PQcmdTuples(result), "1") != 0)
-	{
-		PQclear(result);
-		return sync_fail(error, 1, "the target lost the state row of slot \"%s\" in _tally_sync.slots",
-						 slot);
-	}
+	rc = sync_target_check_position(result, slot, error);
 	PQclear(result);
+	return rc;
+}
+
+int
+sync_target_send_position(PGconn *target, const char *slot, SyncLsn lsn,
+						  SyncTimestamp commit_time, SyncError *error)
+{
+	char		lsn_text[20];
+	char		time_text[24];
+	const char *params[4];
+
+	position_params(slot, lsn, commit_time, false, lsn_text, time_text, params);
+	if (PQsendQueryParams(target, position_sql, 4, NULL, params, NULL, NULL, 0) != 1)
+		return sync_fail(error, 1, "could not send to the target: %s", PQerrorMessage(target));
 	return 0;
 }
 
@@ -155,6 +186,11 @@ sync_target_set_table_state(PGconn *target, const char *slot, const SyncTableDef
 							 6, params, error);
 }
 
+static const char add_rows_sql[] =
+"UPDATE _tally_sync.tables SET rows_applied = rows_applied + $4::bigint, "
+"       updated_at = now() "
+" WHERE slot = $1 AND schema_name = $2 AND table_name = $3";
+
 int
 sync_target_add_rows(PGconn *target, const char *slot, const SyncTableDef *table, long rows,
 					 SyncError *error)
@@ -163,11 +199,20 @@ sync_target_add_rows(PGconn *target, const char *slot, const SyncTableDef *table
 	const char *params[4] = {slot, table->schema, table->name, count};
 
 	snprintf(count, sizeof(count), "%ld", rows);
-	return pg_command_params(target,
-							 "UPDATE _tally_sync.tables SET rows_applied = rows_applied + $4::bigint, "
-							 "       updated_at = now() "
-							 " WHERE slot = $1 AND schema_name = $2 AND table_name = $3",
-							 4, params, error);
+	return pg_command_params(target, add_rows_sql, 4, params, error);
+}
+
+int
+sync_target_send_add_rows(PGconn *target, const char *slot, const SyncTableDef *table, long rows,
+						  SyncError *error)
+{
+	char		count[24];
+	const char *params[4] = {slot, table->schema, table->name, count};
+
+	snprintf(count, sizeof(count), "%ld", rows);
+	if (PQsendQueryParams(target, add_rows_sql, 4, NULL, params, NULL, NULL, 0) != 1)
+		return sync_fail(error, 1, "could not send to the target: %s", PQerrorMessage(target));
+	return 0;
 }
 
 static int

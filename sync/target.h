@@ -47,6 +47,15 @@ int			sync_target_write_position(PGconn *target, const char *slot, SyncLsn lsn,
 									   SyncTimestamp commit_time, bool snapshot_done,
 									   SyncError *error);
 
+/*
+ * The same, sent into the target's pipeline (libpq pipeline mode) without
+ * the snapshot flag; the caller reads the result and passes it to
+ * sync_target_check_position().
+ */
+int			sync_target_send_position(PGconn *target, const char *slot, SyncLsn lsn,
+									  SyncTimestamp commit_time, SyncError *error);
+int			sync_target_check_position(PGresult *result, const char *slot, SyncError *error);
+
 /* Records a table's state ("snapshotting", "streaming", "batch", "stopped"). */
 int			sync_target_set_table_state(PGconn *target, const char *slot,
 										const SyncTableDef *table, const char *state,
@@ -55,6 +64,9 @@ int			sync_target_set_table_state(PGconn *target, const char *slot,
 /* Adds rows to a table's count of applied rows, in the caller's transaction. */
 int			sync_target_add_rows(PGconn *target, const char *slot, const SyncTableDef *table,
 								 long rows, SyncError *error);
+/* The same, sent into the target's pipeline; the caller reads the result. */
+int			sync_target_send_add_rows(PGconn *target, const char *slot, const SyncTableDef *table,
+									  long rows, SyncError *error);
 
 /*
  * Creates the table on the target when missing, with the source's column
