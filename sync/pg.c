@@ -59,17 +59,39 @@ trimmed(const char *message, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * Every session tally opens writes and reads values in the same text
+ * formats, whatever the servers' defaults: the source's output functions
+ * (in the walsender, and in text COPY) must write what the target's input
+ * functions read back as the same value.  A source with DateStyle 'SQL,
+ * DMY' would otherwise send 01/02/2024 for the 1st of February, which a
+ * target with 'ISO, MDY' reads as the 2nd of January.  These are the
+ * settings PostgreSQL's own subscriptions use.
+ */
+static const char text_formats[] = "-c datestyle=ISO -c intervalstyle=postgres -c extra_float_digits=3";
+
 PGconn *
 pg_connect(const char *conninfo, const char *side, bool replication, SyncError *error)
 {
-	const char *keywords[] = {"dbname", "application_name", "replication", NULL};
-	const char *values[] = {conninfo, "tally sync", "database", NULL};
+	const char *keywords[] = {"dbname", "application_name", "options", "replication", NULL};
+	const char *values[] = {conninfo, "tally sync", text_formats, "database", NULL};
+	PQconninfoOption *given = PQconninfoParse(conninfo, NULL);
+	PQExpBufferData options;
 	PGconn	   *conn;
 	char		reason[1024];
 
+	/* the user's own options come first */
+	initPQExpBuffer(&options);
+	for (PQconninfoOption *o = given; o != NULL && o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "options") == 0 && o->val != NULL && o->val[0] != '\0')
+			appendPQExpBuffer(&options, "%s ", o->val);
+	appendPQExpBufferStr(&options, text_formats);
+	values[2] = options.data;
 	if (!replication)
-		keywords[2] = NULL;
+		keywords[3] = NULL;
 	conn = PQconnectdbParams(keywords, values, 1);
+	PQconninfoFree(given);
+	termPQExpBuffer(&options);
 	if (conn == NULL || PQstatus(conn) != CONNECTION_OK)
 	{
 		char	   *described = pg_describe_conninfo(conninfo);

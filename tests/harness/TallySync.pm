@@ -87,8 +87,10 @@ sub stop_sync
 sub table_digest
 {
 	my ($node, $table) = @_;
+	# the same text formats on both sides, whatever each server's defaults
 	return $node->safe_psql('postgres',
-		"SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, E'\\n' ORDER BY t::text)), '') FROM $table t");
+		"SET datestyle = ISO; SET intervalstyle = postgres; SET extra_float_digits = 3; SET timezone = UTC; "
+		  . "SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, E'\\n' ORDER BY t::text)), '') FROM $table t");
 }
 
 sub tables_equal
