@@ -60,8 +60,9 @@ typedef struct ApplyRelation
 	SyncRowSet *rows;			/* the batch's changes not yet written; NULL unless replicated */
 	/*
 	 * Whether rows can travel as one array per column: not when a column is
-	 * itself an array, which unnest() would flatten.  Such a table's set
-	 * holds inserts only, written by COPY.
+	 * itself an array, which unnest() would flatten, or of a composite type,
+	 * whose fields unnest() in FROM would spread over columns (or a domain
+	 * over either).  Such a table's set holds inserts only, written by COPY.
 	 */
 	bool		unnests;
 	ApplyStatement *statements;
@@ -950,6 +951,15 @@ add_column(SyncApplier *applier, ApplyRelation *relation, const char *quoted_nam
 	return rc;
 }
 
+/* The target table's columns: name, type, and whether unnest() would take its values apart. */
+static const char target_columns_sql[] =
+"SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), "
+"       b.typcategory = 'A' OR b.typtype = 'c' "
+"  FROM pg_catalog.pg_attribute a "
+"  JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
+"  JOIN pg_catalog.pg_type b ON b.oid = CASE t.typtype WHEN 'd' THEN t.typbasetype ELSE t.oid END "
+" WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped";
+
 /*
  * Brings the target table in line with a RELATION message, which describes
  * the table as of its place in the stream: a column the target lacks is
@@ -968,6 +978,7 @@ reconcile_columns(SyncApplier *applier, ApplyRelation *relation, const SyncMessa
 	const char *target_params[1] = {relation->table->qualified};
 	PGresult   *source_types = NULL;
 	PGresult   *target_columns = NULL;
+	bool		added = false;
 	int			rc = 0;
 
 	initPQExpBuffer(&oids);
@@ -989,9 +1000,7 @@ reconcile_columns(SyncApplier *applier, ApplyRelation *relation, const SyncMessa
 								   2, params, PGRES_TUPLES_OK, error);
 	if (source_types != NULL)
 		target_columns = pg_query_params(applier->target,
-										 "SELECT attname, pg_catalog.format_type(atttypid, atttypmod) "
-										 "  FROM pg_catalog.pg_attribute "
-										 " WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped",
+										 target_columns_sql,
 										 1, target_params, PGRES_TUPLES_OK, error);
 	if (target_columns == NULL)
 		rc = -1;
@@ -1012,7 +1021,10 @@ reconcile_columns(SyncApplier *applier, ApplyRelation *relation, const SyncMessa
 			if (strcmp(PQgetvalue(target_columns, r, 0), name) == 0)
 				found = r;
 		if (found < 0)
+		{
 			rc = add_column(applier, relation, relation->names[i], name, type, error);
+			added = true;
+		}
 		else if (strcmp(PQgetvalue(target_columns, found, 1), type) != 0)
 			rc = sync_fail(error, 2,
 						   "column \"%s\" of table %s changed type on the source to %s (the target's "
@@ -1021,6 +1033,17 @@ reconcile_columns(SyncApplier *applier, ApplyRelation *relation, const SyncMessa
 						   "start tally sync again",
 						   name, relation->table->qualified, type, PQgetvalue(target_columns, found, 1));
 	}
+	if (rc == 0 && added)
+	{
+		PQclear(target_columns);
+		target_columns = pg_query_params(applier->target, target_columns_sql, 1, target_params,
+										 PGRES_TUPLES_OK, error);
+		if (target_columns == NULL)
+			rc = -1;
+	}
+	for (int r = 0; rc == 0 && r < PQntuples(target_columns); r++)
+		if (PQgetvalue(target_columns, r, 2)[0] == 't')
+			relation->unnests = false;
 	PQclear(source_types);
 	PQclear(target_columns);
 	termPQExpBuffer(&oids);
@@ -1070,6 +1093,7 @@ apply_relation(SyncApplier *applier, const SyncMessage *message, SyncError *erro
 		free_relation(&fresh);
 		return sync_fail(error, 1, "out of memory");
 	}
+	fresh.unnests = true;
 	if (fresh.table != NULL && reconcile_columns(applier, &fresh, message, error) != 0)
 	{
 		free_relation(&fresh);
@@ -1077,9 +1101,6 @@ apply_relation(SyncApplier *applier, const SyncMessage *message, SyncError *erro
 	}
 	if (fresh.table != NULL)
 	{
-		fresh.unnests = true;
-		for (int i = 0; i < fresh.ncolumns; i++)
-			fresh.unnests &= fresh.types[i][strlen(fresh.types[i]) - 1] != ']';
 		fresh.rows = sync_rowset_create(fresh.ncolumns, fresh.table->nkeys > 0 && fresh.unnests
 										? fresh.is_key : NULL);
 		if (fresh.rows == NULL)

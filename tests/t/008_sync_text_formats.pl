@@ -30,6 +30,7 @@ $source->safe_psql('postgres', q{
 	                     updated_at timestamptz NOT NULL);
 	INSERT INTO moments VALUES (1, '2024-02-01', '2024-02-01 13:14:15.5', '2024-02-01 13:14:15.5+00',
 	                            '-1 year -2 mons +3 days -04:05:06', 0.1 + 0.2);
+	INSERT INTO moments VALUES (3, '2024-05-06', NULL, NULL, NULL, NULL);
 	INSERT INTO feelings VALUES (1, '2024-02-01', '{calm,busy}');
 	INSERT INTO pulled VALUES (1, '2024-02-01', '-1 day +02:00', 1.0 / 3, '2024-02-01 10:00+00');
 });
@@ -48,6 +49,8 @@ $source->safe_psql('postgres', q{
 	INSERT INTO moments VALUES (2, '2024-03-04', '2024-03-04 05:06:07', '2024-03-04 05:06:07+05:30',
 	                            '1 day -00:00:01', 1e-300 / 3);
 	UPDATE moments SET d = '2024-12-11', iv = '-3 mons', f = pi() WHERE id = 1;
+	DELETE FROM moments WHERE id = 3;
+	INSERT INTO moments VALUES (4, '2024-05-06', NULL, NULL, NULL, NULL);
 	INSERT INTO feelings VALUES (2, '2024-03-04', '{busy}');
 	INSERT INTO pulled VALUES (2, '2024-03-04', '-2 years', 2.0 / 3, '2024-03-04 10:00+00');
 	UPDATE pulled SET d = '2024-12-11', updated_at = '2024-12-11 10:00+00' WHERE id = 1;
@@ -56,6 +59,6 @@ $source->safe_psql('postgres', q{
 is($rc, 0, 'the second run exits 0') or diag($err);
 tables_equal($source, $target, \@tables, 'after streaming and a second pull');
 is($target->safe_psql('postgres', q{SET datestyle = ISO; SELECT string_agg(d::text, ' ' ORDER BY id) FROM moments}),
-	'2024-12-11 2024-03-04', 'dates keep their day and month');
+	'2024-12-11 2024-03-04 2024-05-06', 'dates keep their day and month');
 
 done_testing();
