@@ -524,10 +524,11 @@ for ((r = 1; r <= STREAM_REPS; r++)); do
 	load_tps+=("$(calc '%.0f' "$load_txns / ($t1 - $t0)")")
 	load_wal_mb+=("$(src_sql -c "SELECT round(pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn0') / 1048576)")")
 	src_sql -c CHECKPOINT
-	tgt_sql -c CHECKPOINT
 	if ((r % 2)); then order="tally native"; else order="native tally"; fi
 	for side in $order; do
 		log "streaming round $r/$STREAM_REPS: $side applies $load_rows rows"
+		# the side before left dirty buffers that this one would write out
+		tgt_sql -c CHECKPOINT
 		"stream_${side}_round" "$m"
 	done
 done
@@ -667,7 +668,7 @@ for d in "${digests_3[@]}"; do echo "# rows: after 3, $d"; done
 echo "# runs, s: snapshot tally: ${snap_tally[*]}; pg_dump|pg_restore: ${snap_dump[*]}; native: ${snap_native[*]}"
 echo "# runs, rows after each snapshot: tally: ${counts_tally[*]}; pg_restore: ${counts_dump[*]}; native: ${counts_native[*]}"
 echo "# runs, tally's own: ${tally_snapshot_log[*]}"
-echo "# runs, s: stream tally: ${stream_tally[*]} (apply ${apply_tally[*]}); native: ${stream_native[*]} (apply ${apply_native[*]})"
+echo "# runs, s: stream tally: ${stream_tally[*]} (apply ${apply_tally[*]}); native: ${stream_native[*]} (apply ${apply_native[*]}); round 1 and every odd one: tally first"
 echo "# runs: pgbench load tps: ${load_tps[*]}; WAL per round, MB: ${load_wal_mb[*]}"
 echo "# runs, CPU s: tally walsender ${cpu_ws_tally[*]}, target ${cpu_target_tally[*]}, tally ${cpu_self_tally[*]}; native walsender ${cpu_ws_native[*]}, apply worker ${cpu_target_native[*]}"
 if [ -n "$tally_problems" ]; then
