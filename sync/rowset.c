@@ -92,26 +92,6 @@ sync_rowset_row(const SyncRowSet *set, long i)
 	return &set->rows[i].row;
 }
 
-long
-sync_rowset_count_state(const SyncRowSet *set, SyncRowState state)
-{
-	long		n = 0;
-
-	for (long i = 0; i < set->nrows; i++)
-		n += set->rows[i].row.state == state;
-	return n;
-}
-
-long
-sync_rowset_count_on_target(const SyncRowSet *set)
-{
-	long		n = 0;
-
-	for (long i = 0; i < set->nrows; i++)
-		n += set->rows[i].row.on_target;
-	return n;
-}
-
 size_t
 sync_rowset_bytes(const SyncRowSet *set)
 {

@@ -72,9 +72,6 @@ extern SyncFold sync_rowset_delete(SyncRowSet *set, const SyncTuple *old);
 /* Rows held, in the order their keys were first changed. */
 extern long sync_rowset_count(const SyncRowSet *set);
 extern const SyncRow *sync_rowset_row(const SyncRowSet *set, long i);
-/* How many rows are in a state, or (state 0) are on_target. */
-extern long sync_rowset_count_state(const SyncRowSet *set, SyncRowState state);
-extern long sync_rowset_count_on_target(const SyncRowSet *set);
 /* Memory held by the rows' values, in bytes. */
 extern size_t sync_rowset_bytes(const SyncRowSet *set);
 
