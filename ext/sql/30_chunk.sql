@@ -7,8 +7,15 @@
 -- Rows that arrived before their chunk existed sit in the hypertable's
 -- default partition; creating their chunk moves them in.
 
+-- Runs command as the owner of relation: a table's own code (constraints,
+-- generated columns, triggers) runs with its owner's rights, never the
+-- extension's (src/hypertable/owner_exec.c).
+CREATE OR REPLACE FUNCTION _tally_internal.execute_as_owner(relation regclass, command text) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'tally_execute_as_owner'
+    LANGUAGE C VOLATILE STRICT;
+
 -- The hypertable behind relation, or an error naming it.
-CREATE FUNCTION _tally_internal.hypertable_row(relation regclass)
+CREATE OR REPLACE FUNCTION _tally_internal.hypertable_row(relation regclass)
     RETURNS _tally_catalog.hypertable
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
@@ -29,7 +36,7 @@ $$;
 -- Raise an error unless the user of this session may act as the owner of
 -- relation.  The callers are SECURITY DEFINER, where current_user is the
 -- extension's owner, so the check must use session_user.
-CREATE FUNCTION _tally_internal.check_owner(relation regclass) RETURNS void
+CREATE OR REPLACE FUNCTION _tally_internal.check_owner(relation regclass) RETURNS void
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -43,7 +50,7 @@ $$;
 
 -- Chunk boundaries are aligned on the Unix epoch for time types (as
 -- TimescaleDB's are) and on zero for integers.
-CREATE FUNCTION _tally_internal.chunk_alignment(time_type regtype) RETURNS bigint
+CREATE OR REPLACE FUNCTION _tally_internal.chunk_alignment(time_type regtype) RETURNS bigint
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -53,7 +60,7 @@ AS $$
 $$;
 
 -- The aligned interval start that holds point.
-CREATE FUNCTION _tally_internal.chunk_start(point bigint, chunk_interval bigint, time_type regtype)
+CREATE OR REPLACE FUNCTION _tally_internal.chunk_start(point bigint, chunk_interval bigint, time_type regtype)
     RETURNS bigint
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
@@ -63,7 +70,7 @@ AS $$
 $$;
 
 -- Names of the insertable columns of relation, quoted and comma-separated.
-CREATE FUNCTION _tally_internal.column_list(relation regclass) RETURNS text
+CREATE OR REPLACE FUNCTION _tally_internal.column_list(relation regclass) RETURNS text
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -74,7 +81,7 @@ $$;
 
 -- A WHERE condition selecting the rows of [range_start, range_end) of
 -- internal time, either end NULL for unbounded.
-CREATE FUNCTION _tally_internal.range_condition(time_column name, time_type regtype,
+CREATE OR REPLACE FUNCTION _tally_internal.range_condition(time_column name, time_type regtype,
                                                 range_start bigint, range_end bigint)
     RETURNS text
     LANGUAGE sql IMMUTABLE
@@ -96,7 +103,7 @@ $$;
 -- create_hypertable).  Rows of that range in the default partition are moved
 -- into the new chunk in the same transaction.  With nowait, a lock that is
 -- not free at once raises lock_not_available instead of waiting.
-CREATE FUNCTION _tally_internal.chunk_for_point(hypertable_id integer, point bigint,
+CREATE OR REPLACE FUNCTION _tally_internal.chunk_for_point(hypertable_id integer, point bigint,
                                                 nowait boolean DEFAULT false)
     RETURNS _tally_catalog.chunk
     LANGUAGE plpgsql
@@ -175,7 +182,7 @@ $$;
 -- move rows that landed in the default partition into chunks of their own.
 -- Returns the number of chunks created.  A row whose time cannot have a
 -- chunk (beyond the representable range) stays where it is, with a warning.
-CREATE FUNCTION _tally_internal.maintain_chunks(relation regclass) RETURNS integer
+CREATE OR REPLACE FUNCTION _tally_internal.maintain_chunks(relation regclass) RETURNS integer
     LANGUAGE plpgsql
     SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -232,7 +239,7 @@ $$;
 -- (another session is writing stray rows of its own, or reading the
 -- default partition) or anything else goes wrong, the row stays where it is
 -- and chunk maintenance moves it later.
-CREATE FUNCTION _tally_internal.place_stray_row() RETURNS trigger
+CREATE OR REPLACE FUNCTION _tally_internal.place_stray_row() RETURNS trigger
     LANGUAGE plpgsql
     SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -273,7 +280,7 @@ $$;
 -- ensure_chunks(relation, range_start, range_end): create every chunk that
 -- covers [range_start, range_end] before a bulk load, so no row of the load
 -- lands in the default partition.  Returns those chunks in time order.
-CREATE FUNCTION @extschema@.ensure_chunks(relation regclass, range_start anyelement,
+CREATE OR REPLACE FUNCTION @extschema@.ensure_chunks(relation regclass, range_start anyelement,
                                           range_end anyelement)
     RETURNS SETOF regclass
     LANGUAGE plpgsql
@@ -316,7 +323,7 @@ $$;
 -- The chunks of relation selected by internal-time bounds: older_than keeps
 -- chunks that end at or before it, newer_than those that start at or after
 -- it; created_before/after compare creation times.
-CREATE FUNCTION _tally_internal.select_chunks(ht _tally_catalog.hypertable,
+CREATE OR REPLACE FUNCTION _tally_internal.select_chunks(ht _tally_catalog.hypertable,
                                               older_than bigint, newer_than bigint,
                                               created_before timestamptz, created_after timestamptz)
     RETURNS SETOF _tally_catalog.chunk
@@ -336,7 +343,7 @@ $$;
 -- Arguments of show_chunks and drop_chunks arrive from their C front ends
 -- (src/hypertable/chunk_api.c) as text and type, since PL/pgSQL cannot take
 -- "any".  Creation-time bounds must be timestamps or intervals.
-CREATE FUNCTION _tally_internal.creation_bound(value text, value_type regtype, arg_name text)
+CREATE OR REPLACE FUNCTION _tally_internal.creation_bound(value text, value_type regtype, arg_name text)
     RETURNS timestamptz
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
@@ -355,7 +362,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION _tally_internal.show_chunks(relation regclass,
+CREATE OR REPLACE FUNCTION _tally_internal.show_chunks(relation regclass,
                                             older_than text, older_than_type regtype,
                                             newer_than text, newer_than_type regtype,
                                             created_before text, created_before_type regtype,
@@ -381,7 +388,7 @@ $$;
 -- Drop the selected chunks.  Rows of the default partition that match the
 -- same bounds are deleted too, so that "drop everything older than X"
 -- holds for rows that never had a chunk.
-CREATE FUNCTION _tally_internal.drop_chunks(relation regclass,
+CREATE OR REPLACE FUNCTION _tally_internal.drop_chunks(relation regclass,
                                             older_than text, older_than_type regtype,
                                             newer_than text, newer_than_type regtype,
                                             be_verbose boolean,
@@ -429,7 +436,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION @extschema@.show_chunks(relation regclass,
+CREATE OR REPLACE FUNCTION @extschema@.show_chunks(relation regclass,
                                         older_than "any" DEFAULT NULL,
                                         newer_than "any" DEFAULT NULL,
                                         created_before "any" DEFAULT NULL,
@@ -438,7 +445,7 @@ CREATE FUNCTION @extschema@.show_chunks(relation regclass,
     AS 'MODULE_PATHNAME', 'tally_show_chunks'
     LANGUAGE C STABLE;
 
-CREATE FUNCTION @extschema@.drop_chunks(relation regclass,
+CREATE OR REPLACE FUNCTION @extschema@.drop_chunks(relation regclass,
                                         older_than "any" DEFAULT NULL,
                                         newer_than "any" DEFAULT NULL,
                                         verbose boolean DEFAULT false,

@@ -11,7 +11,7 @@
 
 -- Chunk interval in internal units from the chunk_time_interval argument,
 -- which may be an interval or an integer (microseconds for time columns).
-CREATE FUNCTION _tally_internal.chunk_interval_arg(chunk_time_interval anyelement, time_type regtype)
+CREATE OR REPLACE FUNCTION _tally_internal.chunk_interval_arg(chunk_time_interval anyelement, time_type regtype)
     RETURNS bigint
     LANGUAGE plpgsql IMMUTABLE
     SET search_path = pg_catalog, pg_temp
@@ -51,7 +51,7 @@ $$;
 
 -- Refuse unique indexes and constraints that leave out the time column:
 -- uniqueness could only be enforced within each chunk.
-CREATE FUNCTION _tally_internal.check_unique_indexes(relation regclass, time_column name)
+CREATE OR REPLACE FUNCTION _tally_internal.check_unique_indexes(relation regclass, time_column name)
     RETURNS void
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
@@ -77,7 +77,7 @@ END
 $$;
 
 -- Objects that would be lost by replacing relation are refused with their names.
-CREATE FUNCTION _tally_internal.check_convertible(relation regclass) RETURNS void
+CREATE OR REPLACE FUNCTION _tally_internal.check_convertible(relation regclass) RETURNS void
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -118,7 +118,7 @@ $$;
 -- Rebuild the plain table relation as a table partitioned by range on
 -- time_column, with the same name, and return it.  Rows are copied into
 -- chunks when migrate_data; otherwise the table must be empty.
-CREATE FUNCTION _tally_internal.convert_to_partitioned(relation regclass, time_column name,
+CREATE OR REPLACE FUNCTION _tally_internal.convert_to_partitioned(relation regclass, time_column name,
                                                        time_type regtype, chunk_interval bigint,
                                                        migrate_data boolean, hypertable_id integer)
     RETURNS regclass
@@ -264,7 +264,7 @@ END
 $$;
 
 -- Enter a partitioned table in the catalog and give it its default partition.
-CREATE FUNCTION _tally_internal.register_hypertable(hypertable_id integer, relation regclass,
+CREATE OR REPLACE FUNCTION _tally_internal.register_hypertable(hypertable_id integer, relation regclass,
                                                     time_column name, time_type regtype,
                                                     chunk_interval bigint)
     RETURNS void
@@ -302,7 +302,7 @@ $$;
 
 -- Register the existing partitions of a table already partitioned by range
 -- on the time column as its chunks.
-CREATE FUNCTION _tally_internal.adopt_partitions(hypertable_id integer, relation regclass,
+CREATE OR REPLACE FUNCTION _tally_internal.adopt_partitions(hypertable_id integer, relation regclass,
                                                  time_column name, time_type regtype)
     RETURNS void
     LANGUAGE plpgsql
@@ -345,7 +345,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION @extschema@.create_hypertable(
+CREATE OR REPLACE FUNCTION @extschema@.create_hypertable(
     relation regclass,
     time_column_name name,
     partitioning_column name DEFAULT NULL,
@@ -453,7 +453,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION @extschema@.set_chunk_time_interval(hypertable regclass,
+CREATE OR REPLACE FUNCTION @extschema@.set_chunk_time_interval(hypertable regclass,
                                                     chunk_time_interval anyelement,
                                                     dimension_name name DEFAULT NULL)
     RETURNS void
@@ -482,7 +482,7 @@ $$;
 -- Sizes.  A hypertable's size is that of its chunks and default partition
 -- (the partitioned parent itself stores nothing).
 
-CREATE FUNCTION @extschema@.chunks_detailed_size(hypertable regclass)
+CREATE OR REPLACE FUNCTION @extschema@.chunks_detailed_size(hypertable regclass)
     RETURNS TABLE (chunk_schema name, chunk_name name, table_bytes bigint, index_bytes bigint,
                    toast_bytes bigint, total_bytes bigint, node_name name)
     LANGUAGE sql STABLE
@@ -502,7 +502,7 @@ AS $$
      ORDER BY k.range_start
 $$;
 
-CREATE FUNCTION @extschema@.hypertable_detailed_size(hypertable regclass)
+CREATE OR REPLACE FUNCTION @extschema@.hypertable_detailed_size(hypertable regclass)
     RETURNS TABLE (table_bytes bigint, index_bytes bigint, toast_bytes bigint, total_bytes bigint,
                    node_name name)
     LANGUAGE sql STABLE
@@ -523,7 +523,7 @@ AS $$
       FROM parts p JOIN pg_class c ON c.oid = p.oid
 $$;
 
-CREATE FUNCTION @extschema@.hypertable_size(hypertable regclass) RETURNS bigint
+CREATE OR REPLACE FUNCTION @extschema@.hypertable_size(hypertable regclass) RETURNS bigint
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$

@@ -1,7 +1,7 @@
 -- tally_information: what users look at, with TimescaleDB's column names
 -- where the two overlap.
 
-CREATE VIEW tally_information.hypertables AS
+CREATE OR REPLACE VIEW tally_information.hypertables AS
 SELECT n.nspname AS hypertable_schema,
        c.relname AS hypertable_name,
        pg_catalog.pg_get_userbyid(c.relowner) AS owner,
@@ -17,7 +17,7 @@ SELECT n.nspname AS hypertable_schema,
   JOIN pg_catalog.pg_class c ON c.oid = h.relid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace;
 
-CREATE VIEW tally_information.dimensions AS
+CREATE OR REPLACE VIEW tally_information.dimensions AS
 SELECT n.nspname AS hypertable_schema,
        c.relname AS hypertable_name,
        1 AS dimension_number,
@@ -35,7 +35,7 @@ SELECT n.nspname AS hypertable_schema,
   JOIN pg_catalog.pg_class c ON c.oid = h.relid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace;
 
-CREATE VIEW tally_information.chunks AS
+CREATE OR REPLACE VIEW tally_information.chunks AS
 SELECT hn.nspname AS hypertable_schema,
        hc.relname AS hypertable_name,
        kn.nspname AS chunk_schema,

@@ -1,7 +1,7 @@
 -- Keep the catalog in step with DROP TABLE: a dropped hypertable or chunk
 -- leaves no catalog row behind.
 
-CREATE FUNCTION _tally_internal.on_sql_drop() RETURNS event_trigger
+CREATE OR REPLACE FUNCTION _tally_internal.on_sql_drop() RETURNS event_trigger
     LANGUAGE plpgsql
     SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -16,5 +16,38 @@ BEGIN
 END
 $$;
 
+-- replaced on every upgrade: an event trigger has no CREATE OR REPLACE
+DO $$ BEGIN
+    IF EXISTS (SELECT FROM pg_catalog.pg_event_trigger WHERE evtname = 'tally_sql_drop') THEN
+        DROP EVENT TRIGGER tally_sql_drop;
+    END IF;
+END $$;
 CREATE EVENT TRIGGER tally_sql_drop ON sql_drop
     EXECUTE FUNCTION _tally_internal.on_sql_drop();
+
+-- A chunk detached by hand (ALTER TABLE ... DETACH PARTITION) is an
+-- ordinary table from then on: it leaves the catalog, so that drop_chunks
+-- never drops it and its interval can have a new chunk.
+
+CREATE OR REPLACE FUNCTION _tally_internal.on_alter_table() RETURNS event_trigger
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM _tally_catalog.chunk c
+     WHERE NOT EXISTS (SELECT 1 FROM _tally_catalog.hypertable h
+                         JOIN pg_inherits i ON i.inhparent = h.relid
+                        WHERE h.id = c.hypertable_id AND i.inhrelid = c.relid);
+END
+$$;
+
+-- replaced on every upgrade: an event trigger has no CREATE OR REPLACE
+DO $$ BEGIN
+    IF EXISTS (SELECT FROM pg_catalog.pg_event_trigger WHERE evtname = 'tally_alter_table') THEN
+        DROP EVENT TRIGGER tally_alter_table;
+    END IF;
+END $$;
+CREATE EVENT TRIGGER tally_alter_table ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE')
+    EXECUTE FUNCTION _tally_internal.on_alter_table();

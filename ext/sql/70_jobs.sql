@@ -1,66 +1,14 @@
--- Jobs: the catalog the scheduler (src/scheduler/) runs from, the
--- bookkeeping it calls, and the user-facing alter_job, run_job, delete_job.
+-- Jobs: the bookkeeping the scheduler (src/scheduler/) calls, and the
+-- user-facing alter_job, run_job, delete_job.  The catalog is in
+-- pre_install/20_job_catalog.sql.
 
-CREATE TABLE _tally_catalog.bgw_job (
-    id                  serial PRIMARY KEY,
-    application_name    name NOT NULL,
-    schedule_interval   interval NOT NULL CHECK (schedule_interval > interval '0'),
-    max_runtime         interval NOT NULL DEFAULT interval '0',
-    -- consecutive failures retried with backoff before waiting for the next
-    -- regular run; -1 retries for ever
-    max_retries         integer NOT NULL DEFAULT -1 CHECK (max_retries >= -1),
-    retry_period        interval NOT NULL CHECK (retry_period > interval '0'),
-    proc_schema         name NOT NULL,
-    proc_name           name NOT NULL,
-    owner               regrole NOT NULL,
-    scheduled           boolean NOT NULL DEFAULT true,
-    fixed_schedule      boolean NOT NULL DEFAULT true,
-    initial_start       timestamptz,
-    hypertable_id       integer REFERENCES _tally_catalog.hypertable ON DELETE CASCADE,
-    config              jsonb
-);
-ALTER SEQUENCE _tally_catalog.bgw_job_id_seq MINVALUE 1000 START 1000 RESTART 1000;
-
-CREATE TABLE _tally_catalog.bgw_job_stat (
-    job_id                  integer PRIMARY KEY REFERENCES _tally_catalog.bgw_job ON DELETE CASCADE,
-    next_start              timestamptz NOT NULL,
-    running                 boolean NOT NULL DEFAULT false,
-    last_start              timestamptz,
-    last_finish             timestamptz,
-    last_successful_finish  timestamptz,
-    last_run_success        boolean,
-    total_runs              bigint NOT NULL DEFAULT 0,
-    total_successes         bigint NOT NULL DEFAULT 0,
-    total_failures          bigint NOT NULL DEFAULT 0,
-    total_crashes           bigint NOT NULL DEFAULT 0,
-    total_duration          interval NOT NULL DEFAULT interval '0',
-    consecutive_failures    integer NOT NULL DEFAULT 0
-);
-
-CREATE TABLE _tally_catalog.bgw_job_error (
-    id              bigserial PRIMARY KEY,
-    job_id          integer NOT NULL,
-    pid             integer,
-    start_time      timestamptz,
-    finish_time     timestamptz,
-    sqlerrcode      text,
-    err_message     text
-);
-CREATE INDEX bgw_job_error_job_idx ON _tally_catalog.bgw_job_error (job_id, finish_time);
-
-SELECT pg_catalog.pg_extension_config_dump('_tally_catalog.bgw_job', 'WHERE id >= 1000');
-SELECT pg_catalog.pg_extension_config_dump('_tally_catalog.bgw_job_id_seq', '');
-SELECT pg_catalog.pg_extension_config_dump('_tally_catalog.bgw_job_stat', 'WHERE job_id >= 1000');
-GRANT SELECT ON _tally_catalog.bgw_job, _tally_catalog.bgw_job_stat,
-                _tally_catalog.bgw_job_error TO PUBLIC;
-
-CREATE FUNCTION _tally_internal.wake_scheduler() RETURNS boolean
+CREATE OR REPLACE FUNCTION _tally_internal.wake_scheduler() RETURNS boolean
     AS 'MODULE_PATHNAME', 'tally_wake_scheduler' LANGUAGE C VOLATILE;
-CREATE FUNCTION _tally_internal.scheduler_available() RETURNS boolean
+CREATE OR REPLACE FUNCTION _tally_internal.scheduler_available() RETURNS boolean
     AS 'MODULE_PATHNAME', 'tally_scheduler_available' LANGUAGE C STABLE;
 
 -- Policies need the scheduler: say so clearly when it cannot run.
-CREATE FUNCTION _tally_internal.require_scheduler() RETURNS void
+CREATE OR REPLACE FUNCTION _tally_internal.require_scheduler() RETURNS void
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -75,7 +23,7 @@ END
 $$;
 
 -- Register a job; it first runs at initial_start, or now.
-CREATE FUNCTION _tally_internal.add_job(application_name name, proc regproc, schedule_interval interval,
+CREATE OR REPLACE FUNCTION _tally_internal.add_job(application_name name, proc regproc, schedule_interval interval,
                                         retry_period interval, config jsonb, hypertable_id integer,
                                         initial_start timestamptz, owner regrole)
     RETURNS integer
@@ -105,7 +53,7 @@ $$;
 
 -- The role a job belongs to: for a policy, whoever owns its hypertable now
 -- (ALTER TABLE ... OWNER TO moves the policy along); otherwise its owner.
-CREATE FUNCTION _tally_internal.job_owner(job _tally_catalog.bgw_job) RETURNS oid
+CREATE OR REPLACE FUNCTION _tally_internal.job_owner(job _tally_catalog.bgw_job) RETURNS oid
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -117,7 +65,7 @@ $$;
 
 -- Scheduler bookkeeping ---------------------------------------------------
 
-CREATE FUNCTION _tally_internal.jobs_due() RETURNS TABLE (job_id integer)
+CREATE OR REPLACE FUNCTION _tally_internal.jobs_due() RETURNS TABLE (job_id integer)
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -126,7 +74,7 @@ AS $$
      ORDER BY s.next_start, j.id
 $$;
 
-CREATE FUNCTION _tally_internal.next_job_start() RETURNS timestamptz
+CREATE OR REPLACE FUNCTION _tally_internal.next_job_start() RETURNS timestamptz
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -137,7 +85,7 @@ $$;
 -- Mark a job running and return the statement that runs it and its owner.
 -- A job row locked by someone's open transaction (alter_job) is skipped
 -- this time rather than waited for: one user cannot stall every job.
-CREATE FUNCTION _tally_internal.job_started(job_id integer, OUT call text, OUT owner oid)
+CREATE OR REPLACE FUNCTION _tally_internal.job_started(job_id integer, OUT call text, OUT owner oid)
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     SET lock_timeout = '5s'
@@ -164,7 +112,7 @@ $$;
 -- Record how a run ended and when the job runs next: on success at the next
 -- point of its schedule; after a failure sooner, with exponential backoff
 -- from retry_period, until max_retries failures in a row.
-CREATE FUNCTION _tally_internal.job_finished(job_id integer, success boolean,
+CREATE OR REPLACE FUNCTION _tally_internal.job_finished(job_id integer, success boolean,
                                              sqlerrcode text DEFAULT NULL, err_message text DEFAULT NULL)
     RETURNS void
     LANGUAGE plpgsql
@@ -211,7 +159,7 @@ END
 $$;
 
 -- After a scheduler died, the jobs it was running count as crashed.
-CREATE FUNCTION _tally_internal.jobs_recover_crashed() RETURNS void
+CREATE OR REPLACE FUNCTION _tally_internal.jobs_recover_crashed() RETURNS void
     LANGUAGE sql
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -227,7 +175,7 @@ $$;
 
 -- User-facing --------------------------------------------------------------
 
-CREATE FUNCTION _tally_internal.check_job_owner(job_id integer) RETURNS _tally_catalog.bgw_job
+CREATE OR REPLACE FUNCTION _tally_internal.check_job_owner(job_id integer) RETURNS _tally_catalog.bgw_job
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -249,7 +197,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION _tally_internal.alter_job(
+CREATE OR REPLACE FUNCTION _tally_internal.alter_job(
     job_id integer,
     schedule_interval interval DEFAULT NULL,
     max_runtime interval DEFAULT NULL,
@@ -315,7 +263,7 @@ $$;
 
 -- alter_job returns columns named as its parameters, which PL/pgSQL cannot
 -- declare: a SQL wrapper over the implementation above.
-CREATE FUNCTION @extschema@.alter_job(
+CREATE OR REPLACE FUNCTION @extschema@.alter_job(
     job_id integer,
     schedule_interval interval DEFAULT NULL,
     max_runtime interval DEFAULT NULL,
@@ -338,7 +286,7 @@ AS $$
     SELECT * FROM _tally_internal.alter_job($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 $$;
 
-CREATE FUNCTION @extschema@.delete_job(job_id integer) RETURNS void
+CREATE OR REPLACE FUNCTION @extschema@.delete_job(job_id integer) RETURNS void
     LANGUAGE plpgsql
     SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -354,7 +302,7 @@ $$;
 -- An error goes to the caller and rolls back the run with its bookkeeping.
 -- Jobs call only tally's own policy functions, which check ownership
 -- themselves.
-CREATE FUNCTION _tally_internal.run_job(job_id integer) RETURNS void
+CREATE OR REPLACE FUNCTION _tally_internal.run_job(job_id integer) RETURNS void
     LANGUAGE plpgsql
     SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -372,7 +320,7 @@ BEGIN
 END
 $$;
 
-CREATE PROCEDURE @extschema@.run_job(job_id integer)
+CREATE OR REPLACE PROCEDURE @extschema@.run_job(job_id integer)
     LANGUAGE sql
 AS $$
     SELECT _tally_internal.run_job(job_id);
@@ -380,7 +328,7 @@ $$;
 
 -- Views ---------------------------------------------------------------------
 
-CREATE VIEW tally_information.jobs AS
+CREATE OR REPLACE VIEW tally_information.jobs AS
 SELECT j.id AS job_id, j.application_name, j.schedule_interval, j.max_runtime, j.max_retries,
        j.retry_period, j.proc_schema, j.proc_name, _tally_internal.job_owner(j)::regrole AS owner,
        j.scheduled, j.fixed_schedule,
@@ -393,7 +341,7 @@ SELECT j.id AS job_id, j.application_name, j.schedule_interval, j.max_runtime, j
   LEFT JOIN pg_catalog.pg_class hc ON hc.oid = h.relid
   LEFT JOIN pg_catalog.pg_namespace hn ON hn.oid = hc.relnamespace;
 
-CREATE VIEW tally_information.job_stats AS
+CREATE OR REPLACE VIEW tally_information.job_stats AS
 SELECT hn.nspname AS hypertable_schema, hc.relname AS hypertable_name, j.id AS job_id,
        s.last_start AS last_run_started_at, s.last_successful_finish,
        CASE WHEN s.last_run_success THEN 'Success' WHEN NOT s.last_run_success THEN 'Failed' END
@@ -409,7 +357,7 @@ SELECT hn.nspname AS hypertable_schema, hc.relname AS hypertable_name, j.id AS j
   LEFT JOIN pg_catalog.pg_class hc ON hc.oid = h.relid
   LEFT JOIN pg_catalog.pg_namespace hn ON hn.oid = hc.relnamespace;
 
-CREATE VIEW tally_information.job_errors AS
+CREATE OR REPLACE VIEW tally_information.job_errors AS
 SELECT e.job_id, j.proc_schema, j.proc_name, e.pid, e.start_time, e.finish_time, e.sqlerrcode,
        e.err_message
   FROM _tally_catalog.bgw_job_error e

@@ -2,7 +2,7 @@
 -- every hypertable of the database (job 1, created with the extension);
 -- retention runs per hypertable.
 
-CREATE FUNCTION _tally_internal.policy_chunk_maintenance(job_id integer, config jsonb) RETURNS void
+CREATE OR REPLACE FUNCTION _tally_internal.policy_chunk_maintenance(job_id integer, config jsonb) RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -20,7 +20,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION _tally_internal.policy_retention(job_id integer, config jsonb) RETURNS void
+CREATE OR REPLACE FUNCTION _tally_internal.policy_retention(job_id integer, config jsonb) RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -44,15 +44,11 @@ BEGIN
 END
 $$;
 
-INSERT INTO _tally_catalog.bgw_job (id, application_name, schedule_interval, retry_period,
-                                    proc_schema, proc_name, owner)
-VALUES (1, 'Chunk Maintenance [1]', interval '1 hour', interval '5 minutes',
-        '_tally_internal', 'policy_chunk_maintenance', current_user::regrole);
-INSERT INTO _tally_catalog.bgw_job_stat (job_id, next_start) VALUES (1, now());
+-- job 1 may be due: let the scheduler look
 SELECT _tally_internal.wake_scheduler();
 
 -- drop_after arrives as its text and type, from the two front ends below.
-CREATE FUNCTION _tally_internal.add_retention_policy(relation regclass, drop_after text,
+CREATE OR REPLACE FUNCTION _tally_internal.add_retention_policy(relation regclass, drop_after text,
                                                      drop_after_type regtype, if_not_exists boolean,
                                                      schedule_interval interval,
                                                      initial_start timestamptz, timezone text)
@@ -117,7 +113,7 @@ $$;
 
 -- add_retention_policy(relation, drop_after => ...): drop_after is an
 -- interval, a value of the time column's type, or a string ('3 months').
-CREATE FUNCTION @extschema@.add_retention_policy(relation regclass,
+CREATE OR REPLACE FUNCTION @extschema@.add_retention_policy(relation regclass,
                                                  drop_after anyelement,
                                                  if_not_exists boolean DEFAULT false,
                                                  schedule_interval interval DEFAULT NULL,
@@ -129,7 +125,7 @@ AS $$
     SELECT _tally_internal.add_retention_policy($1, $2::text, pg_typeof($2), $3, $4, $5, $6)
 $$;
 
-CREATE FUNCTION @extschema@.add_retention_policy(relation regclass,
+CREATE OR REPLACE FUNCTION @extschema@.add_retention_policy(relation regclass,
                                                  drop_after text,
                                                  if_not_exists boolean DEFAULT false,
                                                  schedule_interval interval DEFAULT NULL,
@@ -141,7 +137,7 @@ AS $$
     SELECT _tally_internal.add_retention_policy($1, $2, 'text', $3, $4, $5, $6)
 $$;
 
-CREATE FUNCTION @extschema@.remove_retention_policy(relation regclass, if_exists boolean DEFAULT false)
+CREATE OR REPLACE FUNCTION @extschema@.remove_retention_policy(relation regclass, if_exists boolean DEFAULT false)
     RETURNS void
     LANGUAGE plpgsql
     SECURITY DEFINER

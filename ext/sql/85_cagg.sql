@@ -2,55 +2,13 @@
 -- ... WITH (tally.continuous) is taken apart in C (src/cagg/), which writes
 -- the SQL that keeps the aggregate into this catalog; refreshes run it.
 
-CREATE TABLE _tally_catalog.continuous_agg (
-    id                  serial PRIMARY KEY,
-    user_view           regclass NOT NULL UNIQUE,
-    -- the view the user's view reads: materialized rows, and, unless
-    -- materialized_only, what is pending
-    final_view          regclass NOT NULL,
-    source              regclass NOT NULL,
-    mat_table           regclass NOT NULL,
-    delta_table         regclass,           -- NULL when every change invalidates
-    inval_table         regclass NOT NULL,
-    bucket_column       name NOT NULL,
-    bucket_type         regtype NOT NULL,
-    materialized_only   boolean NOT NULL,
-    delta_mode          boolean NOT NULL,
-    realtime_body       text NOT NULL,
-    materialized_body   text NOT NULL,
-    -- run by the capture trigger after TRUNCATE of any source table
-    capture_truncate    text NOT NULL,
-    -- a refresh of the buckets in [$1, $2): the lock, then the statements
-    -- of invalidated groups and of deltas, each when its probe finds work
-    refresh_lock        text NOT NULL,
-    refresh_invalidated_probe text NOT NULL,
-    refresh_invalidated text[] NOT NULL,
-    refresh_deltas_probe text,
-    refresh_deltas      text[] NOT NULL
-);
--- The tables a continuous aggregate reads (its source and the tables joined
--- to it), and what a statement on each appends: run by the capture trigger
--- over transition tables tally_new_rows and tally_old_rows, as the
--- aggregate's owner.
-CREATE TABLE _tally_catalog.continuous_agg_source (
-    cagg_id             integer NOT NULL,
-    source              regclass NOT NULL,
-    capture_new         text NOT NULL,
-    capture_old         text NOT NULL,
-    PRIMARY KEY (cagg_id, source)
-);
-SELECT pg_catalog.pg_extension_config_dump('_tally_catalog.continuous_agg', '');
-SELECT pg_catalog.pg_extension_config_dump('_tally_catalog.continuous_agg_id_seq', '');
-SELECT pg_catalog.pg_extension_config_dump('_tally_catalog.continuous_agg_source', '');
-GRANT SELECT ON _tally_catalog.continuous_agg, _tally_catalog.continuous_agg_source TO PUBLIC;
-
-CREATE FUNCTION _tally_internal.cagg_capture() RETURNS trigger
+CREATE OR REPLACE FUNCTION _tally_internal.cagg_capture() RETURNS trigger
     AS 'MODULE_PATHNAME', 'tally_cagg_capture'
     LANGUAGE C;
 
 -- A window bound given as (text, type), as the bucket's type.  Only built-in
 -- types are accepted: a user's cast must never run here.
-CREATE FUNCTION _tally_internal.cagg_window_value(value text, value_type regtype,
+CREATE OR REPLACE FUNCTION _tally_internal.cagg_window_value(value text, value_type regtype,
                                                   bucket_type regtype, what text)
     RETURNS text
     LANGUAGE plpgsql STABLE
@@ -76,7 +34,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION _tally_internal.refresh_continuous_aggregate(cagg regclass,
+CREATE OR REPLACE FUNCTION _tally_internal.refresh_continuous_aggregate(cagg regclass,
                                                              start_value text, start_type regtype,
                                                              end_value text, end_type regtype)
     RETURNS void
@@ -134,13 +92,13 @@ $$;
 -- CALL refresh_continuous_aggregate(cagg, window_start, window_end): brings
 -- the buckets that start in [window_start, window_end) up to date; NULL is
 -- unbounded.  The C front end passes the "any" bounds on as text and type.
-CREATE PROCEDURE @extschema@.refresh_continuous_aggregate(continuous_aggregate regclass,
+CREATE OR REPLACE PROCEDURE @extschema@.refresh_continuous_aggregate(continuous_aggregate regclass,
                                                           window_start "any", window_end "any")
     AS 'MODULE_PATHNAME', 'tally_refresh_continuous_aggregate'
     LANGUAGE C;
 
 -- Drops what a continuous aggregate made, whatever of it is left.
-CREATE FUNCTION _tally_internal.drop_cagg_objects(c _tally_catalog.continuous_agg) RETURNS void
+CREATE OR REPLACE FUNCTION _tally_internal.drop_cagg_objects(c _tally_catalog.continuous_agg) RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -172,7 +130,7 @@ $$;
 
 -- DROP MATERIALIZED VIEW of a continuous aggregate (run as the extension's
 -- owner, once the C side has checked that the user owns the view).
-CREATE FUNCTION _tally_internal.drop_continuous_aggregate(cagg_id integer, cascade boolean) RETURNS void
+CREATE OR REPLACE FUNCTION _tally_internal.drop_continuous_aggregate(cagg_id integer, cascade boolean) RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -190,7 +148,7 @@ $$;
 
 -- A continuous aggregate whose view, source or tables were dropped some
 -- other way (DROP VIEW, DROP TABLE ... CASCADE, DROP SCHEMA) leaves nothing.
-CREATE FUNCTION _tally_internal.on_cagg_drop() RETURNS event_trigger
+CREATE OR REPLACE FUNCTION _tally_internal.on_cagg_drop() RETURNS event_trigger
     LANGUAGE plpgsql
     SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -212,10 +170,16 @@ BEGIN
 END
 $$;
 
+-- replaced on every upgrade: an event trigger has no CREATE OR REPLACE
+DO $$ BEGIN
+    IF EXISTS (SELECT FROM pg_catalog.pg_event_trigger WHERE evtname = 'tally_cagg_sql_drop') THEN
+        DROP EVENT TRIGGER tally_cagg_sql_drop;
+    END IF;
+END $$;
 CREATE EVENT TRIGGER tally_cagg_sql_drop ON sql_drop
     EXECUTE FUNCTION _tally_internal.on_cagg_drop();
 
-CREATE VIEW tally_information.continuous_aggregates AS
+CREATE OR REPLACE VIEW tally_information.continuous_aggregates AS
 SELECT sn.nspname AS hypertable_schema,
        sc.relname AS hypertable_name,
        vn.nspname AS view_schema,
@@ -239,7 +203,7 @@ GRANT SELECT ON tally_information.continuous_aggregates TO PUBLIC;
 -- Refresh policies ---------------------------------------------------------
 
 -- A window bound now() - offset, as the bucket's type; NULL is unbounded.
-CREATE FUNCTION _tally_internal.cagg_offset_bound(offset_text text, bucket_type regtype) RETURNS text
+CREATE OR REPLACE FUNCTION _tally_internal.cagg_offset_bound(offset_text text, bucket_type regtype) RETURNS text
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -254,7 +218,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION _tally_internal.policy_refresh_continuous_aggregate(job_id integer, config jsonb) RETURNS void
+CREATE OR REPLACE FUNCTION _tally_internal.policy_refresh_continuous_aggregate(job_id integer, config jsonb) RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -274,7 +238,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION @extschema@.add_continuous_aggregate_policy(continuous_aggregate regclass,
+CREATE OR REPLACE FUNCTION @extschema@.add_continuous_aggregate_policy(continuous_aggregate regclass,
                                                             start_offset interval,
                                                             end_offset interval,
                                                             schedule_interval interval,
@@ -339,7 +303,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION @extschema@.remove_continuous_aggregate_policy(continuous_aggregate regclass,
+CREATE OR REPLACE FUNCTION @extschema@.remove_continuous_aggregate_policy(continuous_aggregate regclass,
                                                                if_exists boolean DEFAULT false)
     RETURNS void
     LANGUAGE plpgsql

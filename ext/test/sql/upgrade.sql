@@ -57,6 +57,10 @@ CREATE EXTENSION tally VERSION '0.2.0';
 ALTER EXTENSION tally UPDATE;
 CREATE TEMP TABLE upgraded_from_0_2 AS SELECT * FROM pg_temp.extension_fingerprint();
 DROP EXTENSION tally;
+CREATE EXTENSION tally VERSION '0.3.0';
+ALTER EXTENSION tally UPDATE;
+CREATE TEMP TABLE upgraded_from_0_3 AS SELECT * FROM pg_temp.extension_fingerprint();
+DROP EXTENSION tally;
 
 CREATE EXTENSION tally;
 SELECT extversion FROM pg_extension WHERE extname = 'tally';
@@ -71,6 +75,10 @@ UNION ALL
 SELECT 'only after upgrade from 0.2.0', object, definition FROM (TABLE upgraded_from_0_2 EXCEPT TABLE fresh) u
 UNION ALL
 SELECT 'only in fresh install (0.2.0)', object, definition FROM (TABLE fresh EXCEPT TABLE upgraded_from_0_2) f
+UNION ALL
+SELECT 'only after upgrade from 0.3.0', object, definition FROM (TABLE upgraded_from_0_3 EXCEPT TABLE fresh) u
+UNION ALL
+SELECT 'only in fresh install (0.3.0)', object, definition FROM (TABLE fresh EXCEPT TABLE upgraded_from_0_3) f
 ORDER BY 2, 1;
 
 -- the upgraded extension works: a hypertable, a retention job, a continuous aggregate
@@ -85,6 +93,30 @@ CREATE MATERIALIZED VIEW daily WITH (tally.continuous) AS
     SELECT time_bucket('1 day', at) AS day, count(*) AS n FROM entries GROUP BY 1;
 INSERT INTO entries VALUES ('2024-01-01 10:00');
 SELECT * FROM daily;
+
+-- a continuous aggregate and its policy made by 0.3.0 go on after the upgrade
+SET timezone = 'UTC';
+DROP MATERIALIZED VIEW daily;
+DROP TABLE entries;
+DROP EXTENSION tally;
+CREATE EXTENSION tally VERSION '0.3.0';
+CREATE TABLE entries (at timestamptz NOT NULL, minutes integer);
+SELECT table_name FROM create_hypertable('entries', 'at');
+INSERT INTO entries VALUES ('2024-01-01 10:00', 5), ('2024-01-02 10:00', 7);
+CREATE MATERIALIZED VIEW daily WITH (tally.continuous) AS
+    SELECT time_bucket('1 day', at) AS day, count(*) AS n, sum(minutes) AS minutes FROM entries GROUP BY 1;
+SELECT add_continuous_aggregate_policy('daily', start_offset => NULL, end_offset => NULL,
+                                       schedule_interval => interval '1 hour') >= 1000 AS policy_added;
+ALTER EXTENSION tally UPDATE;
+INSERT INTO entries VALUES ('2024-01-01 11:00', 1), ('2024-01-03 10:00', 2);
+DELETE FROM entries WHERE minutes = 7;
+SELECT * FROM daily ORDER BY day;
+SELECT job_id AS refresh_job FROM tally_information.jobs WHERE proc_name = 'policy_refresh_continuous_aggregate' \gset
+CALL run_job(:refresh_job);
+SELECT count(*) AS pending FROM _tally_internal._delta_1;
+SELECT * FROM daily ORDER BY day;
+DROP MATERIALIZED VIEW daily;
+DROP TABLE entries;
 
 DROP SCHEMA public CASCADE;
 CREATE SCHEMA public;

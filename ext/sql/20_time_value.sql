@@ -1,52 +1,19 @@
--- Catalog of hypertables and chunks, and the C helpers that map time values
--- to int64 internal time (see src/hypertable/time_value.c).
+-- C helpers that map time values to int64 internal time (see
+-- src/hypertable/time_value.c), and time arguments to internal time.
 
-CREATE TABLE _tally_catalog.hypertable (
-    id              serial PRIMARY KEY,
-    relid           regclass NOT NULL UNIQUE,
-    time_column     name NOT NULL,
-    time_type       regtype NOT NULL,
-    -- chunk width in internal units: microseconds for time types, the
-    -- column's own units for integers
-    chunk_interval  bigint NOT NULL CHECK (chunk_interval > 0),
-    -- catches rows that no chunk covers, until maintenance moves them
-    default_partition regclass NOT NULL UNIQUE
-);
-
--- A chunk covers [range_start, range_end) of internal time.  Ranges of one
--- hypertable never overlap: PostgreSQL's partitioning enforces it.
-CREATE TABLE _tally_catalog.chunk (
-    id              serial PRIMARY KEY,
-    hypertable_id   integer NOT NULL REFERENCES _tally_catalog.hypertable ON DELETE CASCADE,
-    relid           regclass NOT NULL UNIQUE,
-    range_start     bigint NOT NULL,
-    range_end       bigint NOT NULL,
-    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    CHECK (range_start < range_end)
-);
-CREATE INDEX chunk_hypertable_range_idx
-    ON _tally_catalog.chunk (hypertable_id, range_start);
-
-SELECT pg_catalog.pg_extension_config_dump('_tally_catalog.hypertable', '');
-SELECT pg_catalog.pg_extension_config_dump('_tally_catalog.hypertable_id_seq', '');
-SELECT pg_catalog.pg_extension_config_dump('_tally_catalog.chunk', '');
-SELECT pg_catalog.pg_extension_config_dump('_tally_catalog.chunk_id_seq', '');
-
-GRANT SELECT ON ALL TABLES IN SCHEMA _tally_catalog TO PUBLIC;
-
-CREATE FUNCTION _tally_internal.time_to_internal(value anyelement) RETURNS bigint
+CREATE OR REPLACE FUNCTION _tally_internal.time_to_internal(value anyelement) RETURNS bigint
     AS 'MODULE_PATHNAME', 'tally_time_to_internal'
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
-CREATE FUNCTION _tally_internal.internal_to_bound(internal bigint, time_type regtype) RETURNS text
+CREATE OR REPLACE FUNCTION _tally_internal.internal_to_bound(internal bigint, time_type regtype) RETURNS text
     AS 'MODULE_PATHNAME', 'tally_internal_to_bound'
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
-CREATE FUNCTION _tally_internal.internal_to_timestamptz(internal bigint) RETURNS timestamptz
+CREATE OR REPLACE FUNCTION _tally_internal.internal_to_timestamptz(internal bigint) RETURNS timestamptz
     AS 'MODULE_PATHNAME', 'tally_internal_to_timestamptz'
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
-CREATE FUNCTION _tally_internal.interval_to_internal(chunk_interval interval, time_type regtype)
+CREATE OR REPLACE FUNCTION _tally_internal.interval_to_internal(chunk_interval interval, time_type regtype)
     RETURNS bigint
     AS 'MODULE_PATHNAME', 'tally_interval_to_internal'
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
@@ -54,7 +21,7 @@ CREATE FUNCTION _tally_internal.interval_to_internal(chunk_interval interval, ti
 -- Internal time of a value given as text and its type, converted to the
 -- time column's type first: how "any" arguments (older_than => ...) reach
 -- PL/pgSQL.  An interval means now() minus the interval.
-CREATE FUNCTION _tally_internal.time_arg_to_internal(value text, value_type regtype,
+CREATE OR REPLACE FUNCTION _tally_internal.time_arg_to_internal(value text, value_type regtype,
                                                      time_type regtype, arg_name text)
     RETURNS bigint
     LANGUAGE plpgsql STABLE
@@ -103,3 +70,9 @@ BEGIN
     RETURN result;
 END
 $$;
+
+-- The internal time of value, or NULL where it has none (maintenance skips
+-- such rows rather than failing).
+CREATE OR REPLACE FUNCTION _tally_internal.time_to_internal_or_null(value anyelement) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'tally_time_to_internal_or_null'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;

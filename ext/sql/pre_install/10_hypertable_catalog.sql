@@ -1,0 +1,34 @@
+-- Catalog of hypertables and chunks.
+
+CREATE TABLE _tally_catalog.hypertable (
+    id              serial PRIMARY KEY,
+    relid           regclass NOT NULL UNIQUE,
+    time_column     name NOT NULL,
+    time_type       regtype NOT NULL,
+    -- chunk width in internal units: microseconds for time types, the
+    -- column's own units for integers
+    chunk_interval  bigint NOT NULL CHECK (chunk_interval > 0),
+    -- catches rows that no chunk covers, until maintenance moves them
+    default_partition regclass NOT NULL UNIQUE
+);
+
+-- A chunk covers [range_start, range_end) of internal time.  Ranges of one
+-- hypertable never overlap: PostgreSQL's partitioning enforces it.
+CREATE TABLE _tally_catalog.chunk (
+    id              serial PRIMARY KEY,
+    hypertable_id   integer NOT NULL REFERENCES _tally_catalog.hypertable ON DELETE CASCADE,
+    relid           regclass NOT NULL UNIQUE,
+    range_start     bigint NOT NULL,
+    range_end       bigint NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CHECK (range_start < range_end)
+);
+CREATE INDEX chunk_hypertable_range_idx
+    ON _tally_catalog.chunk (hypertable_id, range_start);
+
+SELECT pg_catalog.pg_extension_config_dump('_tally_catalog.hypertable', '');
+SELECT pg_catalog.pg_extension_config_dump('_tally_catalog.hypertable_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('_tally_catalog.chunk', '');
+SELECT pg_catalog.pg_extension_config_dump('_tally_catalog.chunk_id_seq', '');
+
+GRANT SELECT ON ALL TABLES IN SCHEMA _tally_catalog TO PUBLIC;
