@@ -51,8 +51,9 @@ BEGIN
 END
 $$;
 
--- The role a job belongs to: for a policy, whoever owns its hypertable now
--- (ALTER TABLE ... OWNER TO moves the policy along); otherwise its owner.
+-- The role a job belongs to: for a policy, whoever owns its hypertable or
+-- continuous aggregate now (ALTER ... OWNER TO moves the policy along);
+-- otherwise its owner.
 CREATE OR REPLACE FUNCTION _tally_internal.job_owner(job _tally_catalog.bgw_job) RETURNS oid
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
@@ -60,7 +61,31 @@ AS $$
     SELECT coalesce((SELECT c.relowner FROM _tally_catalog.hypertable h
                        JOIN pg_class c ON c.oid = h.relid
                       WHERE h.id = job.hypertable_id),
+                    (SELECT c.relowner FROM _tally_catalog.continuous_agg a
+                       JOIN pg_class c ON c.oid = a.user_view
+                      WHERE a.id = job.continuous_aggregate_id),
                     job.owner)
+$$;
+
+-- A policy acts on the table its job row names, fixed when its owner added
+-- it; config may repeat that name (as TimescaleDB's does) but never change
+-- it: alter_job refuses, and the policies read the row, not the config.
+CREATE OR REPLACE FUNCTION _tally_internal.check_job_target(job _tally_catalog.bgw_job, config jsonb)
+    RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF config ? 'hypertable_id'
+       AND (config->>'hypertable_id') IS DISTINCT FROM job.hypertable_id::text
+       OR config ? 'continuous_aggregate_id'
+       AND (config->>'continuous_aggregate_id') IS DISTINCT FROM job.continuous_aggregate_id::text THEN
+        RAISE EXCEPTION 'cannot change the target of job %', job.id
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A policy acts on the hypertable or continuous aggregate it was added for.',
+                  HINT = 'Add a policy on the other object instead.';
+    END IF;
+END
 $$;
 
 -- Scheduler bookkeeping ---------------------------------------------------
@@ -104,7 +129,7 @@ BEGIN
     UPDATE _tally_catalog.bgw_job_stat s
        SET running = true, last_start = clock_timestamp(), total_runs = s.total_runs + 1
      WHERE s.job_id = j.id;
-    call := format('SELECT %I.%I(%s, %L::jsonb)', j.proc_schema, j.proc_name, j.id, j.config);
+    call := format('SELECT %I.%I(%s, %L::pg_catalog.jsonb)', j.proc_schema, j.proc_name, j.id, j.config);
     owner := _tally_internal.job_owner(j);
 END
 $$;
@@ -226,7 +251,7 @@ BEGIN
         RAISE NOTICE 'job % not found, skipping', the_id;
         RETURN;
     END IF;
-    PERFORM _tally_internal.check_job_owner(the_id);
+    PERFORM _tally_internal.check_job_target(_tally_internal.check_job_owner(the_id), alter_job.config);
     IF check_config IS NOT NULL OR timezone IS NOT NULL THEN
         RAISE EXCEPTION 'alter_job: check_config and timezone are not supported'
             USING ERRCODE = 'feature_not_supported';
@@ -282,6 +307,7 @@ CREATE OR REPLACE FUNCTION @extschema@.alter_job(
                    next_start timestamptz, check_config text, fixed_schedule boolean,
                    initial_start timestamptz, timezone text)
     LANGUAGE sql
+    SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT * FROM _tally_internal.alter_job($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 $$;
@@ -300,8 +326,7 @@ $$;
 
 -- run_job runs a job now, in this session, with the scheduler's bookkeeping.
 -- An error goes to the caller and rolls back the run with its bookkeeping.
--- Jobs call only tally's own policy functions, which check ownership
--- themselves.
+-- The job runs as its owner, as under the scheduler, whoever calls it.
 CREATE OR REPLACE FUNCTION _tally_internal.run_job(job_id integer) RETURNS void
     LANGUAGE plpgsql
     SECURITY DEFINER
@@ -309,19 +334,25 @@ CREATE OR REPLACE FUNCTION _tally_internal.run_job(job_id integer) RETURNS void
 AS $$
 DECLARE
     j _tally_catalog.bgw_job := _tally_internal.check_job_owner(job_id);
-    call text := (SELECT s.call FROM _tally_internal.job_started(j.id) s);
+    started record;
 BEGIN
-    IF call IS NULL THEN
+    SELECT * INTO started FROM _tally_internal.job_started(j.id);
+    IF started.call IS NULL THEN
         RAISE EXCEPTION 'job % is being changed or run by another session', j.id
             USING ERRCODE = 'object_in_use';
     END IF;
-    EXECUTE call;
+    PERFORM _tally_internal.run_job_as_owner(started.call, started.owner);
     PERFORM _tally_internal.job_finished(j.id, true);
 END
 $$;
 
+CREATE OR REPLACE FUNCTION _tally_internal.run_job_as_owner(call text, owner regrole) RETURNS void
+    AS 'MODULE_PATHNAME', 'tally_run_job_as_owner'
+    LANGUAGE C VOLATILE STRICT;
+
 CREATE OR REPLACE PROCEDURE @extschema@.run_job(job_id integer)
     LANGUAGE sql
+    SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT _tally_internal.run_job(job_id);
 $$;

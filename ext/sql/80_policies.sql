@@ -35,6 +35,11 @@ BEGIN
         RAISE EXCEPTION 'retention job % has no hypertable', job_id
             USING ERRCODE = 'undefined_table';
     END IF;
+    -- the job runs as its owner: who must still own the hypertable
+    IF NOT pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = rel), 'USAGE') THEN
+        RAISE EXCEPTION 'retention job %: role % must be owner of table %', job_id, current_user, rel
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
     IF config->>'drop_after' IS NULL OR config->>'drop_after_type' IS NULL THEN
         RAISE EXCEPTION 'retention job %: config needs drop_after and drop_after_type', job_id
             USING ERRCODE = 'invalid_parameter_value';
@@ -121,8 +126,9 @@ CREATE OR REPLACE FUNCTION @extschema@.add_retention_policy(relation regclass,
                                                  timezone text DEFAULT NULL)
     RETURNS integer
     LANGUAGE sql
+    SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT _tally_internal.add_retention_policy($1, $2::text, pg_typeof($2), $3, $4, $5, $6)
+    SELECT _tally_internal.add_retention_policy($1, $2::text, pg_catalog.pg_typeof($2), $3, $4, $5, $6)
 $$;
 
 CREATE OR REPLACE FUNCTION @extschema@.add_retention_policy(relation regclass,
@@ -133,6 +139,7 @@ CREATE OR REPLACE FUNCTION @extschema@.add_retention_policy(relation regclass,
                                                  timezone text DEFAULT NULL)
     RETURNS integer
     LANGUAGE sql
+    SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT _tally_internal.add_retention_policy($1, $2, 'text', $3, $4, $5, $6)
 $$;

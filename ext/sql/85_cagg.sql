@@ -71,6 +71,9 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
     END IF;
+    -- the invalidation table, then the delta table, against writers'
+    -- captures, which take them in the same order (capture.c); nothing else
+    -- is held while it waits
     EXECUTE c.refresh_lock;
     EXECUTE c.refresh_invalidated_probe USING window_start, window_end INTO work;
     IF work THEN
@@ -106,9 +109,7 @@ DECLARE
     event text;
     rel regclass;
 BEGIN
-    DELETE FROM _tally_catalog.bgw_job
-     WHERE proc_name = 'policy_refresh_continuous_aggregate'
-       AND (config->>'continuous_aggregate_id')::integer = c.id;
+    DELETE FROM _tally_catalog.bgw_job WHERE continuous_aggregate_id = c.id;
     FOR rel IN DELETE FROM _tally_catalog.continuous_agg_source s WHERE s.cagg_id = c.id RETURNING s.source LOOP
         IF EXISTS (SELECT FROM pg_class WHERE oid = rel) THEN
             FOREACH event IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate'] LOOP
@@ -225,11 +226,20 @@ AS $$
 DECLARE
     c _tally_catalog.continuous_agg;
 BEGIN
-    SELECT * INTO c FROM _tally_catalog.continuous_agg
-     WHERE id = (config->>'continuous_aggregate_id')::integer;
+    -- the aggregate is the job's own, fixed when its owner added the
+    -- policy; config cannot point the job at another
+    SELECT a.* INTO c FROM _tally_catalog.bgw_job j
+      JOIN _tally_catalog.continuous_agg a ON a.id = j.continuous_aggregate_id
+     WHERE j.id = job_id;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'continuous aggregate % of job % does not exist',
-                        config->>'continuous_aggregate_id', job_id;
+        RAISE EXCEPTION 'refresh job % has no continuous aggregate', job_id
+            USING ERRCODE = 'undefined_table';
+    END IF;
+    -- the job runs as its owner (refresh_continuous_aggregate checks it again)
+    IF NOT pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = c.user_view), 'USAGE') THEN
+        RAISE EXCEPTION 'refresh job %: role % must be owner of continuous aggregate %',
+                        job_id, current_user, c.user_view
+            USING ERRCODE = 'insufficient_privilege';
     END IF;
     CALL @extschema@.refresh_continuous_aggregate(
         c.user_view,
@@ -254,6 +264,7 @@ DECLARE
     c _tally_catalog.continuous_agg;
     existing _tally_catalog.bgw_job;
     config jsonb;
+    new_id integer;
 BEGIN
     SELECT * INTO c FROM _tally_catalog.continuous_agg WHERE user_view = continuous_aggregate;
     IF NOT FOUND THEN
@@ -279,8 +290,7 @@ BEGIN
     config := jsonb_build_object('continuous_aggregate_id', c.id,
                                  'start_offset', start_offset::text, 'end_offset', end_offset::text);
     SELECT * INTO existing FROM _tally_catalog.bgw_job
-     WHERE proc_name = 'policy_refresh_continuous_aggregate'
-       AND (bgw_job.config->>'continuous_aggregate_id')::integer = c.id;
+     WHERE proc_name = 'policy_refresh_continuous_aggregate' AND continuous_aggregate_id = c.id;
     IF FOUND THEN
         IF if_not_exists THEN
             IF existing.config IS DISTINCT FROM config THEN
@@ -295,11 +305,13 @@ BEGIN
             USING ERRCODE = 'duplicate_object',
                   HINT = 'Remove it with remove_continuous_aggregate_policy() first, or pass if_not_exists => true.';
     END IF;
-    RETURN _tally_internal.add_job(format('Refresh Continuous Aggregate Policy [%s]', c.id)::name,
-                                   '_tally_internal.policy_refresh_continuous_aggregate'::regproc,
-                                   schedule_interval, coalesce(schedule_interval, interval '5 minutes'),
-                                   config, NULL, initial_start,
-                                   (SELECT relowner::regrole FROM pg_class WHERE oid = continuous_aggregate));
+    new_id := _tally_internal.add_job(format('Refresh Continuous Aggregate Policy [%s]', c.id)::name,
+                                      '_tally_internal.policy_refresh_continuous_aggregate'::regproc,
+                                      schedule_interval, coalesce(schedule_interval, interval '5 minutes'),
+                                      config, NULL, initial_start,
+                                      (SELECT relowner::regrole FROM pg_class WHERE oid = continuous_aggregate));
+    UPDATE _tally_catalog.bgw_job SET continuous_aggregate_id = c.id WHERE id = new_id;
+    RETURN new_id;
 END
 $$;
 
@@ -315,7 +327,7 @@ BEGIN
     DELETE FROM _tally_catalog.bgw_job j
      USING _tally_catalog.continuous_agg c
      WHERE c.user_view = continuous_aggregate AND j.proc_name = 'policy_refresh_continuous_aggregate'
-       AND (j.config->>'continuous_aggregate_id')::integer = c.id;
+       AND j.continuous_aggregate_id = c.id;
     IF NOT FOUND THEN
         IF if_exists THEN
             RAISE NOTICE 'continuous aggregate policy not found for "%", skipping', continuous_aggregate;

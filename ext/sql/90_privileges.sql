@@ -7,6 +7,7 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA _tally_internal FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION
     _tally_internal.hypertable_row(regclass),
+    _tally_internal.job_owner(_tally_catalog.bgw_job),
     _tally_internal.time_to_internal(anyelement),
     _tally_internal.internal_to_timestamptz(bigint),
     _tally_internal.internal_to_bound(bigint, regtype),

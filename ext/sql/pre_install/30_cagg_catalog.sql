@@ -41,3 +41,7 @@ SELECT pg_catalog.pg_extension_config_dump('_tally_catalog.continuous_agg', '');
 SELECT pg_catalog.pg_extension_config_dump('_tally_catalog.continuous_agg_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('_tally_catalog.continuous_agg_source', '');
 GRANT SELECT ON _tally_catalog.continuous_agg, _tally_catalog.continuous_agg_source TO PUBLIC;
+
+-- the continuous aggregate a refresh policy acts on
+ALTER TABLE _tally_catalog.bgw_job
+    ADD COLUMN continuous_aggregate_id integer REFERENCES _tally_catalog.continuous_agg ON DELETE CASCADE;

@@ -13,6 +13,14 @@
  * materialization changed, which dropping the aggregate does (identifiers
  * start again at 1 after DROP EXTENSION).
  *
+ * The capture runs with the owner's rights but was started by whoever
+ * wrote, so nothing of the writer's session may reach it: it runs under
+ * search_path = pg_catalog, pg_temp (the SQL names every object of the
+ * user's with its schema).  It locks the aggregate's invalidation table,
+ * then its delta table, before writing either, in the order a refresh
+ * locks them: a writer whose statements touch both in the other order
+ * would otherwise deadlock with a refresh that waits for it.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -24,12 +32,15 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+
+#include "search_path.h"
 
 PG_FUNCTION_INFO_V1(tally_cagg_capture);
 
@@ -51,6 +62,8 @@ typedef struct CaptureEntry
 {
 	CaptureKey	key;			/* hash key: must be first */
 	Oid			mat_table;		/* whose owner runs the capture */
+	Oid			inval_table;	/* locked first, then delta_table */
+	Oid			delta_table;	/* InvalidOid without deltas */
 	char	   *sql[CAPTURE_KINDS];
 	SPIPlanPtr	plan[CAPTURE_KINDS];	/* prepared on first use */
 	bool		stale;			/* its aggregate may be gone */
@@ -115,7 +128,8 @@ capture_entry(int32 cagg_id, Oid source)
 	if (entry != NULL)
 		remove_entry(entry);
 
-	if (SPI_execute_with_args("SELECT s.capture_new, s.capture_old, a.capture_truncate, a.mat_table"
+	if (SPI_execute_with_args("SELECT s.capture_new, s.capture_old, a.capture_truncate, a.mat_table,"
+							  "       a.inval_table, a.delta_table"
 							  "  FROM _tally_catalog.continuous_agg a"
 							  "  JOIN _tally_catalog.continuous_agg_source s ON s.cagg_id = a.id"
 							  " WHERE a.id = $1 AND s.source = $2",
@@ -127,6 +141,12 @@ capture_entry(int32 cagg_id, Oid source)
 	entry = hash_search(capture_cache, &key, HASH_ENTER, &found);
 	entry->mat_table = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 													  4, &isnull));
+	entry->inval_table = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+														5, &isnull));
+	entry->delta_table = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+														6, &isnull));
+	if (isnull)
+		entry->delta_table = InvalidOid;
 	for (int kind = 0; kind < CAPTURE_KINDS; kind++)
 	{
 		entry->sql[kind] = MemoryContextStrdup(CacheMemoryContext,
@@ -180,6 +200,7 @@ tally_cagg_capture(PG_FUNCTION_ARGS)
 	CaptureEntry *entry;
 	Oid			save_userid;
 	int			save_sec_context;
+	int			save_nestlevel;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || trigdata->tg_trigger->tgnargs != 1)
 		ereport(ERROR,
@@ -188,16 +209,24 @@ tally_cagg_capture(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	/* undone below, or with the transaction on error */
+	save_nestlevel = tally_pin_search_path();
 	entry = capture_entry(pg_strtoint32(trigdata->tg_trigger->tgargs[0]),
 						  RelationGetRelid(trigdata->tg_relation));
 	if (entry == NULL)
 	{
 		/* on a table that is not its source, or left behind: nothing to do */
+		tally_restore_search_path(save_nestlevel);
 		SPI_finish();
 		return PointerGetDatum(NULL);
 	}
 	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
 		elog(ERROR, "could not register transition tables");
+
+	/* held to the end of the transaction: a no-op after the first statement */
+	LockRelationOid(entry->inval_table, RowExclusiveLock);
+	if (OidIsValid(entry->delta_table))
+		LockRelationOid(entry->delta_table, RowExclusiveLock);
 
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	SetUserIdAndSecContext(owner_of(entry->mat_table), save_sec_context |
@@ -212,6 +241,7 @@ tally_cagg_capture(PG_FUNCTION_ARGS)
 			run_capture(entry, CAPTURE_NEW);
 	}
 	SetUserIdAndSecContext(save_userid, save_sec_context);
+	tally_restore_search_path(save_nestlevel);
 	SPI_finish();
 	return PointerGetDatum(NULL);
 }

@@ -38,6 +38,7 @@
 #include "cagg/cagg.h"
 #include "cagg/definition.h"
 #include "forward_args.h"
+#include "search_path.h"
 
 PG_FUNCTION_INFO_V1(tally_refresh_continuous_aggregate);
 
@@ -56,15 +57,19 @@ exec_sql(const char *sql)
 
 /*
  * Runs sql, with nargs parameters, as role; restricted when it may run
- * someone else's code.
+ * someone else's code.  The caller's search_path never reaches it: the SQL
+ * names the user's objects with their schemas, and a view or function made
+ * here must not bind a name to whatever the caller's path put first.
  */
 static void
 exec_as_with_args(Oid role, const char *sql, bool restricted, int nargs, Oid *types, Datum *values)
 {
 	Oid			save_userid;
 	int			save_sec_context;
+	int			save_nestlevel;
 	int			ret;
 
+	save_nestlevel = tally_pin_search_path();
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	SetUserIdAndSecContext(role, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
 						   (restricted ? SECURITY_RESTRICTED_OPERATION : 0));
@@ -72,6 +77,7 @@ exec_as_with_args(Oid role, const char *sql, bool restricted, int nargs, Oid *ty
 	if (ret < 0)
 		elog(ERROR, "continuous aggregate: \"%s\" failed: %s", sql, SPI_result_code_string(ret));
 	SetUserIdAndSecContext(save_userid, save_sec_context);
+	tally_restore_search_path(save_nestlevel);
 }
 
 static void
@@ -142,12 +148,15 @@ cagg_id_of(Oid relid)
 	Oid			types[1] = {OIDOID};
 	Datum		values[1] = {ObjectIdGetDatum(relid)};
 	int			id = 0;
+	int			nest_level;
 
 	if (!cagg_catalog_exists())
 		return 0;
+	nest_level = tally_pin_search_path();
 	if (SPI_execute_with_args("SELECT id FROM _tally_catalog.continuous_agg WHERE user_view = $1",
 							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "continuous aggregate lookup failed");
+	tally_restore_search_path(nest_level);
 	if (SPI_processed == 1)
 	{
 		bool		isnull;
@@ -291,9 +300,7 @@ create_cagg(CreateTableAsStmt *stmt, CaggOptions opts)
 										   into->rel->relname);
 
 	/* deparse with every name qualified: the SQL will run under other search paths */
-	save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
+	save_nestlevel = tally_pin_search_path();
 	def = cagg_define(castNode(Query, stmt->query));
 	foreach(lc, def->sources)
 	{
@@ -420,7 +427,7 @@ create_cagg(CreateTableAsStmt *stmt, CaggOptions opts)
 		exec_sql(sql->invalidate_all);
 	else
 		load_materialization(sql, id);
-	AtEOXact_GUC(true, save_nestlevel);
+	tally_restore_search_path(save_nestlevel);
 }
 
 /* -- DROP and ALTER ------------------------------------------------------- */
@@ -459,6 +466,7 @@ set_materialized_only(int id, bool materialized_only)
 {
 	char	   *final_view;
 	char	   *body;
+	int			nest_level = tally_pin_search_path();
 
 	if (SPI_execute(psprintf("SELECT final_view::text, %s FROM _tally_catalog.continuous_agg WHERE id = %d",
 							 materialized_only ? "materialized_body" : "realtime_body", id),
@@ -472,6 +480,7 @@ set_materialized_only(int id, bool materialized_only)
 			psprintf("UPDATE _tally_catalog.continuous_agg SET materialized_only = %s WHERE id = %d",
 					 materialized_only ? "true" : "false", id),
 			false);
+	tally_restore_search_path(nest_level);
 }
 
 static void
@@ -628,6 +637,7 @@ tally_refresh_continuous_aggregate(PG_FUNCTION_ARGS)
 	Oid			owner = InvalidOid;
 	Oid			save_userid;
 	int			save_sec_context;
+	int			save_nestlevel;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -639,6 +649,7 @@ tally_refresh_continuous_aggregate(PG_FUNCTION_ARGS)
 	forward_any(&args, fcinfo, 2);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	save_nestlevel = tally_pin_search_path();
 	if (cagg_catalog_exists())
 	{
 		bool		isnull;
@@ -665,6 +676,7 @@ tally_refresh_continuous_aggregate(PG_FUNCTION_ARGS)
 							  args.count, args.types, args.values, args.nulls, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "refresh_continuous_aggregate failed");
 	SetUserIdAndSecContext(save_userid, save_sec_context);
+	tally_restore_search_path(save_nestlevel);
 	SPI_finish();
 	PG_RETURN_VOID();
 }

@@ -22,6 +22,7 @@
 #include "utils/regproc.h"
 
 #include "forward_args.h"
+#include "search_path.h"
 
 PG_FUNCTION_INFO_V1(tally_show_chunks);
 PG_FUNCTION_INFO_V1(tally_drop_chunks);
@@ -37,11 +38,13 @@ return_query_rows(FunctionCallInfo fcinfo, const char *query, ForwardedArgs *arg
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int			ret;
 	uint64		i;
+	int			nest_level;
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	nest_level = tally_pin_search_path();
 	ret = SPI_execute_with_args(query, args->count, args->types, args->values, args->nulls,
 								read_only, 0);
 	if (ret != SPI_OK_SELECT)
@@ -56,6 +59,7 @@ return_query_rows(FunctionCallInfo fcinfo, const char *query, ForwardedArgs *arg
 		/* text results live in SPI memory: copy them out via the tuplestore */
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
 	}
+	tally_restore_search_path(nest_level);
 	SPI_finish();
 	return (Datum) 0;
 }

@@ -34,6 +34,7 @@
 #include "storage/spin.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -194,6 +195,38 @@ execute_job(const char *call, Oid owner, MemoryContext context)
 	return error;
 }
 
+PG_FUNCTION_INFO_V1(tally_run_job_as_owner);
+
+/*
+ * _tally_internal.run_job_as_owner(call text, owner regrole) returns void
+ *
+ * run_job's counterpart of execute_job: runs a job's statement (from
+ * job_started) in this session as the job's owner, so that a job does in
+ * run_job exactly what the scheduler would let it do, whoever calls it.
+ * run_job is SECURITY DEFINER: without this, the job would run with the
+ * extension owner's rights.  Not for PUBLIC.
+ */
+Datum
+tally_run_job_as_owner(PG_FUNCTION_ARGS)
+{
+	char	   *call = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Oid			owner = PG_GETARG_OID(1);
+	Oid			save_userid;
+	int			save_sec_context;
+	int			ret;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ret = SPI_execute(call, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "run_job: \"%s\" failed: %s", call, SPI_result_code_string(ret));
+	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	PG_RETURN_VOID();
+}
+
 /*
  * Run one job: mark it started, execute it, record the outcome and when it
  * runs next.
@@ -283,6 +316,12 @@ tally_scheduler_main(Datum main_arg)
 
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	pgstat_report_appname("tally scheduler");
+	/*
+	 * Jobs run as their owners, in a session whose search_path a database
+	 * owner may have set (ALTER DATABASE ... SET): nothing of it may reach
+	 * the scheduler's statements or the jobs it calls.
+	 */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 
 	for (;;)
 	{
