@@ -3,12 +3,17 @@
  * time_bucket.c
  *	  time_bucket(): truncate a time value to the start of its bucket.
  *
- * Results match TimescaleDB's for the same arguments: sub-month widths are
- * aligned on an origin that defaults to Monday 2000-01-03, month and year
- * widths on calendar months counted from 2000-01-01.  An "offset" shifts the
- * bucket boundaries; a timezone makes buckets follow local wall-clock time,
- * so a daily bucket spans 23 or 25 hours across a DST change.  Infinite
- * inputs are returned unchanged, as nothing finite can contain them.
+ * Results match TimescaleDB's (2.25 and later) for the same arguments:
+ * sub-month widths are aligned on an origin that defaults to Monday
+ * 2000-01-03, month and year widths on calendar months counted from
+ * 2000-01-01.  An "offset" shifts the bucket boundaries; a timezone makes
+ * buckets follow local wall-clock time, so a daily bucket spans 23 or 25
+ * hours across a DST change.  Infinite inputs are returned unchanged, as
+ * nothing finite can contain them.
+ *
+ * On a timestamptz the offset is timestamptz arithmetic, as TimescaleDB
+ * defines it (ts - offset, bucketed, + offset): its time part is elapsed
+ * time, its days and months are calendar steps in the session's time zone.
  *
  *-------------------------------------------------------------------------
  */
@@ -252,12 +257,65 @@ tally_time_bucket_tstz_origin(PG_FUNCTION_ARGS)
 												 PG_GETARG_TIMESTAMPTZ(1), &origin, NULL));
 }
 
+/*
+ * time_bucket(width, timestamptz, "offset"): the buckets are UTC's, but the
+ * offset is subtracted and added back with timestamptz arithmetic, so an
+ * offset of days or months moves by calendar days or months of the session's
+ * time zone (23 or 25 hours across its DST changes), as in TimescaleDB.  The
+ * result therefore depends on the TimeZone setting when the offset has days
+ * or months; TimescaleDB declares the function immutable all the same, and
+ * so does this extension, to stay a drop-in replacement.
+ */
 Datum
 tally_time_bucket_tstz_offset(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_TIMESTAMPTZ(tally_bucket_timestamp(PG_GETARG_INTERVAL_P(0),
-												 PG_GETARG_TIMESTAMPTZ(1), NULL,
-												 PG_GETARG_INTERVAL_P(2)));
+	Interval   *width = PG_GETARG_INTERVAL_P(0);
+	TimestampTz ts = PG_GETARG_TIMESTAMPTZ(1);
+	Datum		offset = PG_GETARG_DATUM(2);
+	TimestampTz shifted;
+	TimestampTz bucket;
+
+	check_width_interval(width);
+	if (TIMESTAMP_NOT_FINITE(ts))
+		PG_RETURN_TIMESTAMPTZ(ts);
+
+	shifted = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+													  TimestampTzGetDatum(ts), offset));
+	bucket = tally_bucket_timestamp(width, shifted, NULL, NULL);
+	PG_RETURN_DATUM(DirectFunctionCall2(timestamptz_pl_interval,
+										TimestampTzGetDatum(bucket), offset));
+}
+
+/*
+ * Move a local bucket start, converted back to an instant, to at or before
+ * ts.  A local start that occurs twice (clocks set back) is read by
+ * PostgreSQL as the later instant, which can lie after ts; TimescaleDB then
+ * steps back by whole widths until the start is not after ts, and so does
+ * this.  For a width longer than the DST shift that start is not a local
+ * bucket boundary (a 2-hour bucket can start at an odd hour), but it is what
+ * TimescaleDB returns.  Fixed widths step by their length in microseconds,
+ * in one division rather than a loop, as a width of seconds may need
+ * thousands of steps; month widths step by calendar months.
+ */
+static TimestampTz
+step_back_to(const Interval *width, TimestampTz start, TimestampTz ts)
+{
+	if (width->month == 0)
+	{
+		int64		usecs = width_usecs(width);
+		int64		late = start - ts;
+		int64		steps = late / usecs + (late % usecs != 0);
+
+		start -= steps * usecs;
+		if (!IS_VALID_TIMESTAMP(start))
+			timestamp_out_of_range();
+		return start;
+	}
+	while (start > ts)
+		start = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+														TimestampTzGetDatum(start),
+														IntervalPGetDatum(width)));
+	return start;
 }
 
 /*
@@ -266,6 +324,16 @@ tally_time_bucket_tstz_offset(PG_FUNCTION_ARGS)
  * boundaries fall on local midnights (or local month starts) whatever the
  * UTC offset of the day.  Not strict: origin and offset may be NULL, which
  * means their defaults; a NULL width, ts or timezone gives NULL.
+ *
+ * As in TimescaleDB since 2.25 (its fix of issues #7059, #8851 and #9136),
+ * the offset is applied to the instant, not to the local time: ts - offset
+ * is bucketed in local time and the offset added back to the bucket's start
+ * as an instant.  A boundary is thus a local bucket start plus the offset in
+ * elapsed time, and never a local time that does not exist: with an offset
+ * of 15 minutes the hour after a spring-forward change starts 15 minutes
+ * after it, not at the skipped local 00:15.  The offset's days and months,
+ * if any, are calendar steps in the session's time zone, as in the
+ * three-argument form.
  */
 Datum
 tally_time_bucket_tstz_timezone(PG_FUNCTION_ARGS)
@@ -273,6 +341,7 @@ tally_time_bucket_tstz_timezone(PG_FUNCTION_ARGS)
 	Interval   *width;
 	TimestampTz ts;
 	text	   *zone;
+	TimestampTz shifted;
 	Timestamp	local;
 	Timestamp	local_origin;
 	Timestamp	bucket;
@@ -288,29 +357,31 @@ tally_time_bucket_tstz_timezone(PG_FUNCTION_ARGS)
 	if (TIMESTAMP_NOT_FINITE(ts))
 		PG_RETURN_TIMESTAMPTZ(ts);
 
+	shifted = ts;
+	if (!PG_ARGISNULL(4))
+		shifted = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+														  TimestampTzGetDatum(ts),
+														  PG_GETARG_DATUM(4)));
 	local = DatumGetTimestamp(DirectFunctionCall2(timestamptz_zone,
 												  PointerGetDatum(zone),
-												  TimestampTzGetDatum(ts)));
+												  TimestampTzGetDatum(shifted)));
 	if (!PG_ARGISNULL(3))
 		local_origin = DatumGetTimestamp(DirectFunctionCall2(timestamptz_zone,
 															 PointerGetDatum(zone),
 															 PG_GETARG_DATUM(3)));
 	bucket = tally_bucket_timestamp(width, local,
-									PG_ARGISNULL(3) ? NULL : &local_origin,
-									PG_ARGISNULL(4) ? NULL : PG_GETARG_INTERVAL_P(4));
+									PG_ARGISNULL(3) ? NULL : &local_origin, NULL);
 
 	result = DatumGetTimestampTz(DirectFunctionCall2(timestamp_zone,
 													 PointerGetDatum(zone),
 													 TimestampGetDatum(bucket)));
+	if (result > shifted)
+		result = step_back_to(width, result, shifted);
 
-	/*
-	 * A local bucket start that occurs twice (clocks set back) is read by
-	 * PostgreSQL as the later instant, which can lie after ts.  The bucket
-	 * holding ts starts at the earlier one: the local start shifted by the
-	 * UTC offset in force at ts.
-	 */
-	if (result > ts)
-		result = bucket - (local - ts);
+	if (!PG_ARGISNULL(4))
+		result = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+														 TimestampTzGetDatum(result),
+														 PG_GETARG_DATUM(4)));
 	PG_RETURN_TIMESTAMPTZ(result);
 }
 

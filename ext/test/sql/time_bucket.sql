@@ -67,6 +67,142 @@ SELECT time_bucket('1 day', '2024-06-10 03:00+00'::timestamptz, 'America/New_Yor
        time_bucket('1 day', '2024-06-10 03:00+00'::timestamptz, 'America/New_York', "offset" => '2 hours') AS ny_offset,
        time_bucket('1 week', '2024-06-10 03:00+00'::timestamptz, 'UTC', origin => '2024-01-07 00:00+00') AS utc_sunday_weeks;
 
+-- timezone with an offset: the offset applies to the instant, as in
+-- TimescaleDB 2.25+ (its issues #7059, #8851, #9136): ts - offset is
+-- bucketed in local time and the offset added back to the bucket's start.
+-- Europe/Berlin went back from +02 to +01 at 2025-10-26 01:00 UTC; the
+-- hours start 15 minutes after each local hour, also across the change.
+SELECT time_bucket('1 hour', '2025-10-26 01:00:00+00'::timestamptz,
+                   timezone := 'Europe/Berlin', "offset" := '15 minutes') AS berlin_fall_back;
+
+-- #7059: Asia/Amman skipped from 00:00 (+02) to 01:00 (+03) on 2021-03-26;
+-- its day with a 15-minute offset ends 15 minutes after the skip, at 22:15 UTC
+SELECT ts, time_bucket('1 day', ts, 'Asia/Amman', "offset" => '15 minutes') AS amman_day
+  FROM unnest(ARRAY['2021-03-25 21:45+00', '2021-03-25 22:00+00',
+                    '2021-03-25 22:15+00']::timestamptz[]) AS ts;
+
+-- #8851: 30-second buckets centred on the minute, across Berlin's fall-back
+SELECT ts, time_bucket('30 seconds', ts, 'Europe/Berlin', "offset" => '-15 seconds') AS berlin_30s
+  FROM unnest(ARRAY['2025-10-26 00:59:40+00', '2025-10-26 00:59:50+00',
+                    '2025-10-26 01:00:05+00', '2025-10-26 01:00:20+00']::timestamptz[]) AS ts;
+
+-- #9136: a bucket never starts after its value.  The local start of a
+-- bucket that occurs twice is read as the later instant; TimescaleDB then
+-- steps back by whole widths, so a 2-hour bucket from the first 01:00-02:00
+-- of New York's 2024-11-03 starts at 04:00 UTC (00:00 EDT).
+SELECT ts,
+       time_bucket('1 hour', ts, 'America/New_York',
+                   '2000-01-01 00:00 America/New_York'::timestamptz) AS ny_hour,
+       time_bucket('2 hours', ts, 'America/New_York',
+                   '2000-01-01 01:00 America/New_York'::timestamptz) AS ny_2h_odd
+  FROM unnest(ARRAY['2024-11-03 04:30+00', '2024-11-03 05:00+00', '2024-11-03 05:30+00',
+                    '2024-11-03 06:30+00', '2024-11-03 07:30+00']::timestamptz[]) AS ts;
+
+-- widths from 15 minutes to a month, with offsets and origins, across the
+-- DST changes of 2024 in Berlin, New York and Sydney (which falls back in
+-- April and springs forward in October); the 3-hour grid starts at a local
+-- 02:00, which all three skip in spring and Berlin and Sydney repeat in
+-- autumn
+SELECT zone, ts,
+       time_bucket('15 minutes', ts, zone, "offset" => '5 minutes') AS q15_off5m,
+       time_bucket('1 hour', ts, zone, "offset" => '15 minutes') AS h1_off15m,
+       time_bucket('3 hours', ts, zone, origin => ('2000-01-01 02:00 ' || zone)::timestamptz) AS h3_from_2am,
+       time_bucket('1 day', ts, zone, "offset" => '2 hours') AS d1_off2h,
+       time_bucket('1 week', ts, zone, origin => ('2000-01-02 00:00 ' || zone)::timestamptz,
+                   "offset" => '30 minutes') AS w1_sunday_off30m,
+       time_bucket('1 month', ts, zone, "offset" => '3 hours') AS m1_off3h
+  FROM (VALUES ('Europe/Berlin', '2024-03-31 00:40+00'::timestamptz),
+               ('Europe/Berlin', '2024-03-31 01:00+00'),
+               ('Europe/Berlin', '2024-03-31 01:10+00'),
+               ('Europe/Berlin', '2024-03-31 01:20+00'),
+               ('Europe/Berlin', '2024-10-27 00:10+00'),
+               ('Europe/Berlin', '2024-10-27 00:50+00'),
+               ('Europe/Berlin', '2024-10-27 01:10+00'),
+               ('Europe/Berlin', '2024-10-27 01:30+00'),
+               ('Europe/Berlin', '2024-10-27 02:05+00'),
+               ('America/New_York', '2024-03-10 06:50+00'),
+               ('America/New_York', '2024-03-10 07:00+00'),
+               ('America/New_York', '2024-03-10 07:10+00'),
+               ('America/New_York', '2024-11-03 05:10+00'),
+               ('America/New_York', '2024-11-03 05:50+00'),
+               ('America/New_York', '2024-11-03 06:10+00'),
+               ('America/New_York', '2024-11-03 06:50+00'),
+               ('America/New_York', '2024-11-03 07:05+00'),
+               ('Australia/Sydney', '2024-04-06 15:10+00'),
+               ('Australia/Sydney', '2024-04-06 15:50+00'),
+               ('Australia/Sydney', '2024-04-06 16:10+00'),
+               ('Australia/Sydney', '2024-04-06 16:50+00'),
+               ('Australia/Sydney', '2024-04-06 17:05+00'),
+               ('Australia/Sydney', '2024-10-05 15:50+00'),
+               ('Australia/Sydney', '2024-10-05 16:00+00'),
+               ('Australia/Sydney', '2024-10-05 16:10+00')) AS t(zone, ts);
+
+-- an offset of days is elapsed days here (the session is in UTC): monthly
+-- buckets that start a week before each Berlin month start, 2024-04-01
+-- 00:00 CEST less 7 x 24 hours = 2024-03-24 22:00 UTC, not local midnight
+SELECT ts, time_bucket('1 month', ts, 'Europe/Berlin', "offset" => '-7 days') AS month_less_week
+  FROM unnest(ARRAY['2024-03-24 21:30+00', '2024-03-24 22:30+00',
+                    '2024-03-24 23:30+00']::timestamptz[]) AS ts;
+
+-- every bucket starts at or before its value and holds it within a width
+-- (plus the hour of a DST change), minute by minute over each change
+SELECT zone, width, count(*) AS minutes,
+       bool_and(b <= ts AND ts < b + width + interval '1 hour') AS holds
+  FROM (VALUES ('Europe/Berlin', '2024-03-31 00:00+00'::timestamptz),
+               ('Europe/Berlin', '2024-10-27 00:00+00'),
+               ('America/New_York', '2024-03-10 06:00+00'),
+               ('America/New_York', '2024-11-03 05:00+00'),
+               ('Australia/Sydney', '2024-04-06 15:00+00'),
+               ('Australia/Sydney', '2024-10-05 15:00+00')) AS c(zone, around),
+       unnest(ARRAY['15 minutes', '1 hour', '3 hours']::interval[]) AS width,
+       generate_series(around, around + interval '3 hours', interval '1 minute') AS ts,
+       time_bucket(width, ts, zone, ('2000-01-01 02:00 ' || zone)::timestamptz,
+                   interval '10 minutes') AS b
+ GROUP BY zone, width
+ ORDER BY zone, width;
+
+-- time_bucket(width, timestamptz, "offset") without a zone buckets on UTC,
+-- but takes the offset with timestamptz arithmetic, as TimescaleDB does
+-- (ts - offset, bucketed, + offset): an offset of days or months is counted
+-- in calendar days or months of the session's time zone.  Weeks that start
+-- on Sunday evening in New York start an hour later once DST has begun.
+SET timezone = 'America/New_York';
+SELECT time_bucket('1 week', '2024-03-06 12:00+00'::timestamptz, '-1 day'::interval) AS ny_before_dst,
+       time_bucket('1 week', '2024-03-12 12:00+00'::timestamptz, '-1 day'::interval) AS ny_after_dst,
+       time_bucket('1 month', '2024-03-20 12:00+00'::timestamptz, '10 days'::interval) AS ny_month_plus_10d,
+       time_bucket('1 hour', '2024-03-10 07:20+00'::timestamptz, '15 minutes'::interval) AS ny_quarter_past;
+SET timezone = 'Europe/Berlin';
+SELECT time_bucket('1 day', '2024-10-27 12:00+00'::timestamptz, '1 day'::interval) AS berlin_autumn_day,
+       time_bucket('1 week', '2024-10-28 12:00+00'::timestamptz, '-1 day'::interval) AS berlin_autumn_week,
+       time_bucket('1 month', '2024-04-05 00:00+00'::timestamptz, '-10 days'::interval) AS berlin_month_less_10d,
+       time_bucket('3 hours', '2024-03-31 01:40+00'::timestamptz, '30 minutes'::interval) AS berlin_3h_off30m;
+SET timezone = 'Australia/Sydney';
+SELECT time_bucket('1 day', '2024-04-07 12:00+00'::timestamptz, '1 day'::interval) AS sydney_autumn_day,
+       time_bucket('1 week', '2024-04-10 12:00+00'::timestamptz, '-2 days'::interval) AS sydney_saturday_week,
+       time_bucket('1 month', '2024-10-20 00:00+00'::timestamptz, '10 days'::interval) AS sydney_month_plus_10d,
+       time_bucket('15 minutes', '2024-10-05 16:20+00'::timestamptz, '5 minutes'::interval) AS sydney_15m_off5m;
+
+-- the same as TimescaleDB's definition, every 7 hours through 2024, in
+-- several session zones; a NULL offset still gives NULL
+CREATE TEMP VIEW offset_as_timescaledb AS
+SELECT current_setting('timezone') AS zone, count(*) AS cases,
+       bool_and(time_bucket(width, ts, off) IS NOT DISTINCT FROM
+                time_bucket(width, ts - off) + off) AS as_timescaledb
+  FROM (VALUES ('1 day'::interval, '1 day'::interval), ('1 week', '-1 day'), ('1 month', '-10 days'),
+               ('1 month', '1 month 2 days'), ('3 hours', '30 minutes'), ('1 day', NULL)) AS w(width, off),
+       generate_series('2024-01-01 00:00+00'::timestamptz, '2024-12-31 00:00+00', interval '7 hours') AS ts;
+SET timezone = 'Europe/Berlin';
+TABLE offset_as_timescaledb;
+SET timezone = 'America/New_York';
+TABLE offset_as_timescaledb;
+SET timezone = 'Australia/Sydney';
+TABLE offset_as_timescaledb;
+SET timezone = 'Asia/Kolkata';
+TABLE offset_as_timescaledb;
+SET timezone = 'UTC';
+TABLE offset_as_timescaledb;
+DROP VIEW offset_as_timescaledb;
+
 -- dates
 SELECT time_bucket('1 week', '2024-01-10'::date) AS week,
        time_bucket('1 month', '2024-02-29'::date) AS month,
