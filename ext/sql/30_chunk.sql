@@ -1,11 +1,16 @@
 -- Chunks: the partitions of a hypertable, one per interval of time.
 --
--- A chunk is created as a plain table and then attached, because ATTACH
--- PARTITION takes only SHARE UPDATE EXCLUSIVE on the hypertable: inserts and
--- queries go on while chunks are added.  That lock is self-exclusive, so it
--- also serializes chunk creators: whoever waits sees the winner's chunk.
--- Rows that arrived before their chunk existed sit in the hypertable's
--- default partition; creating their chunk moves them in.
+-- A chunk is created as a plain table and then attached, under a SHARE ROW
+-- EXCLUSIVE lock on the hypertable (itself alone, not its chunks): queries
+-- go on while a chunk is added, writers wait for it.  They must: a statement
+-- plans its routing when it starts, and one that started before a chunk
+-- was attached and then sends a row of the chunk's range to the default
+-- partition fails PostgreSQL's check of the default's new constraint.  The
+-- lock waits for the transactions that write the hypertable and keeps new
+-- ones out until the chunk is there.  It is self-exclusive, so it also
+-- serializes chunk creators: whoever waits sees the winner's chunk.  Rows
+-- that arrived before their chunk existed sit in the default partition;
+-- creating their chunk moves them in.
 
 -- Runs command as the owner of relation: a table's own code (constraints,
 -- generated columns, triggers) runs with its owner's rights, never the
@@ -123,7 +128,7 @@ DECLARE
     has_stray_rows boolean;
 BEGIN
     SELECT * INTO STRICT ht FROM _tally_catalog.hypertable h WHERE h.id = hypertable_id;
-    EXECUTE format('LOCK TABLE %s IN SHARE UPDATE EXCLUSIVE MODE%s', ht.relid,
+    EXECUTE format('LOCK TABLE ONLY %s IN SHARE ROW EXCLUSIVE MODE%s', ht.relid,
                    CASE WHEN nowait THEN ' NOWAIT' ELSE '' END);
 
     SELECT * INTO c FROM _tally_catalog.chunk k

@@ -34,9 +34,22 @@ CREATE OR REPLACE FUNCTION _tally_internal.on_alter_table() RETURNS event_trigge
     SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    hypertable_ids integer[];
 BEGIN
+    -- a chunk is detached by a statement on its hypertable: any other ALTER
+    -- TABLE costs a probe of the hypertable catalog, however many chunks
+    -- there are
+    SELECT array_agg(h.id) INTO hypertable_ids
+      FROM pg_event_trigger_ddl_commands() d
+      JOIN _tally_catalog.hypertable h ON h.relid = d.objid
+     WHERE d.classid = 'pg_class'::regclass;
+    IF hypertable_ids IS NULL THEN
+        RETURN;
+    END IF;
     DELETE FROM _tally_catalog.chunk c
-     WHERE NOT EXISTS (SELECT 1 FROM _tally_catalog.hypertable h
+     WHERE c.hypertable_id = ANY (hypertable_ids)
+       AND NOT EXISTS (SELECT 1 FROM _tally_catalog.hypertable h
                          JOIN pg_inherits i ON i.inhparent = h.relid
                         WHERE h.id = c.hypertable_id AND i.inhrelid = c.relid);
 END
