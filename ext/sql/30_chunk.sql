@@ -53,26 +53,28 @@ BEGIN
 END
 $$;
 
--- Chunk boundaries are aligned on the Unix epoch for time types (as
--- TimescaleDB's are) and on zero for integers.
-CREATE OR REPLACE FUNCTION _tally_internal.chunk_alignment(time_type regtype) RETURNS bigint
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT CASE WHEN time_type IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype)
-                THEN 0::bigint
-                ELSE -946684800000000::bigint END
-$$;
+-- The aligned chunk holding point, clipped to the time column's type
+-- (src/hypertable/chunk_range.c).  A range_end of 9223372036854775807 is
+-- inclusive: such a chunk is bounded by MAXVALUE and holds the largest
+-- bigint, which no exclusive int64 end can.
+CREATE OR REPLACE FUNCTION _tally_internal.chunk_range(point bigint, chunk_interval bigint, time_type regtype,
+                                                       OUT range_start bigint, OUT range_end bigint)
+    AS 'MODULE_PATHNAME', 'tally_chunk_range'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
--- The aligned interval start that holds point.
-CREATE OR REPLACE FUNCTION _tally_internal.chunk_start(point bigint, chunk_interval bigint, time_type regtype)
+-- The internal times that chunks of a time_type column can cover: where a
+-- partition bounded by MINVALUE or MAXVALUE starts or ends.
+CREATE OR REPLACE FUNCTION _tally_internal.chunk_domain(time_type regtype,
+                                                        OUT range_start bigint, OUT range_end bigint)
+    AS 'MODULE_PATHNAME', 'tally_chunk_domain_of'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- The number of the aligned chunk holding point, counted from the alignment
+-- origin: how many chunks a range spans, before creating them.
+CREATE OR REPLACE FUNCTION _tally_internal.chunk_number(point bigint, chunk_interval bigint, time_type regtype)
     RETURNS bigint
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT (floor((point::numeric - _tally_internal.chunk_alignment(time_type)) / chunk_interval)
-            * chunk_interval + _tally_internal.chunk_alignment(time_type))::bigint
-$$;
+    AS 'MODULE_PATHNAME', 'tally_chunk_number'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 -- Names of the insertable columns of relation, quoted and comma-separated.
 CREATE OR REPLACE FUNCTION _tally_internal.column_list(relation regclass) RETURNS text
@@ -85,7 +87,8 @@ AS $$
 $$;
 
 -- A WHERE condition selecting the rows of [range_start, range_end) of
--- internal time, either end NULL for unbounded.
+-- internal time, either end NULL for unbounded.  Exact for every value of
+-- the column: a bound beyond the type's range is no condition at all.
 CREATE OR REPLACE FUNCTION _tally_internal.range_condition(time_column name, time_type regtype,
                                                 range_start bigint, range_end bigint)
     RETURNS text
@@ -132,21 +135,24 @@ BEGIN
                    CASE WHEN nowait THEN ' NOWAIT' ELSE '' END);
 
     SELECT * INTO c FROM _tally_catalog.chunk k
-     WHERE k.hypertable_id = ht.id AND k.range_start <= point AND point < k.range_end;
+     WHERE k.hypertable_id = ht.id AND k.range_start <= point
+       AND (point < k.range_end OR k.range_end = 9223372036854775807);
     IF FOUND THEN
         RETURN c;
     END IF;
 
-    new_start := _tally_internal.chunk_start(point, ht.chunk_interval, ht.time_type);
-    new_end := LEAST(new_start::numeric + ht.chunk_interval, 9223372036854775807)::bigint;
+    SELECT r.range_start, r.range_end INTO new_start, new_end
+      FROM _tally_internal.chunk_range(point, ht.chunk_interval, ht.time_type) r;
     new_start := GREATEST(new_start, (SELECT max(k.range_end) FROM _tally_catalog.chunk k
                                        WHERE k.hypertable_id = ht.id AND k.range_end <= point));
     new_end := LEAST(new_end, (SELECT min(k.range_start) FROM _tally_catalog.chunk k
                                 WHERE k.hypertable_id = ht.id AND k.range_start > point));
 
     low := _tally_internal.internal_to_bound(new_start, ht.time_type);
-    high := _tally_internal.internal_to_bound(new_end, ht.time_type);
-    range_condition := _tally_internal.range_condition(ht.time_column, ht.time_type, new_start, new_end);
+    high := CASE WHEN new_end = 9223372036854775807 THEN 'MAXVALUE'
+                 ELSE _tally_internal.internal_to_bound(new_end, ht.time_type) END;
+    range_condition := _tally_internal.range_condition(ht.time_column, ht.time_type, new_start,
+                                                       nullif(new_end, 9223372036854775807));
 
     chunk_id := nextval('_tally_catalog.chunk_id_seq');
     chunk_name := format('_hyper_%s_%s_chunk', ht.id, chunk_id);
@@ -199,6 +205,7 @@ DECLARE
     ht _tally_catalog.hypertable := _tally_internal.hypertable_row(relation);
     before_count bigint;
     now_point bigint;
+    next_point bigint;
     stray_start bigint;
 BEGIN
     PERFORM _tally_internal.check_owner(relation);
@@ -207,18 +214,20 @@ BEGIN
     IF ht.time_type NOT IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype) THEN
         EXECUTE format('SELECT _tally_internal.time_to_internal(now()::%s)', ht.time_type)
             INTO now_point;
+        -- the next interval starts where now's aligned chunk ends
+        next_point := (_tally_internal.chunk_range(now_point, ht.chunk_interval, ht.time_type)).range_end;
         BEGIN
             PERFORM _tally_internal.chunk_for_point(ht.id, now_point);
-            PERFORM _tally_internal.chunk_for_point(ht.id, now_point + ht.chunk_interval);
+            PERFORM _tally_internal.chunk_for_point(ht.id, next_point);
         EXCEPTION WHEN lock_not_available THEN
             RAISE WARNING 'chunks ahead of now for hypertable "%" not created: %', relation, SQLERRM;
         END;
     END IF;
 
-    -- a row whose time has no chunk (a date beyond the range of internal
-    -- time) is skipped, never allowed to stop the others
+    -- a row whose time has no chunk (a date beyond the range of timestamps)
+    -- is skipped, never allowed to stop the others
     FOR stray_start IN EXECUTE format(
-        'SELECT DISTINCT _tally_internal.chunk_start(t, %s, %L)'
+        'SELECT DISTINCT (_tally_internal.chunk_range(t, %s, %L)).range_start'
         '  FROM (SELECT _tally_internal.time_to_internal_or_null(%I) AS t FROM ONLY %s) s'
         ' WHERE t IS NOT NULL ORDER BY 1',
         ht.chunk_interval, ht.time_type, ht.time_column, ht.default_partition)
@@ -262,8 +271,8 @@ BEGIN
         EXECUTE format('SELECT _tally_internal.time_to_internal(($1).%I)', TG_ARGV[1])
             INTO point USING NEW;
         IF NOT EXISTS (SELECT 1 FROM _tally_catalog.chunk k
-                        WHERE k.hypertable_id = ht_id
-                          AND k.range_start <= point AND point < k.range_end) THEN
+                        WHERE k.hypertable_id = ht_id AND k.range_start <= point
+                          AND (point < k.range_end OR k.range_end = 9223372036854775807)) THEN
             PERFORM _tally_internal.chunk_for_point(ht_id, point, nowait => true);
         END IF;
     EXCEPTION
@@ -311,7 +320,8 @@ BEGIN
         RAISE EXCEPTION 'range_start must not be after range_end'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF (last_point::numeric - point) / ht.chunk_interval > 1000 THEN
+    IF _tally_internal.chunk_number(last_point, ht.chunk_interval, ht.time_type)::numeric
+       - _tally_internal.chunk_number(point, ht.chunk_interval, ht.time_type) >= 1000 THEN
         RAISE EXCEPTION 'ensure_chunks would create more than 1000 chunks'
             USING ERRCODE = 'program_limit_exceeded',
                   HINT = 'Use a narrower range or a larger chunk_time_interval.';
@@ -327,7 +337,9 @@ $$;
 
 -- The chunks of relation selected by internal-time bounds: older_than keeps
 -- chunks that end at or before it, newer_than those that start at or after
--- it; created_before/after compare creation times.
+-- it; created_before/after compare creation times.  A chunk bounded by
+-- MAXVALUE (range_end 9223372036854775807) holds the largest bigint, which
+-- is older than nothing.
 CREATE OR REPLACE FUNCTION _tally_internal.select_chunks(ht _tally_catalog.hypertable,
                                               older_than bigint, newer_than bigint,
                                               created_before timestamptz, created_after timestamptz)
@@ -338,7 +350,7 @@ AS $$
     SELECT *
       FROM _tally_catalog.chunk c
      WHERE c.hypertable_id = ht.id
-       AND (older_than IS NULL OR c.range_end <= older_than)
+       AND (older_than IS NULL OR (c.range_end <= older_than AND c.range_end < 9223372036854775807))
        AND (newer_than IS NULL OR c.range_start >= newer_than)
        AND (created_before IS NULL OR c.created_at < created_before)
        AND (created_after IS NULL OR c.created_at > created_after)

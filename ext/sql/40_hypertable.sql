@@ -222,7 +222,7 @@ BEGIN
 
     IF migrate_data THEN
         FOR point IN EXECUTE format(
-            'SELECT DISTINCT _tally_internal.chunk_start(_tally_internal.time_to_internal(%I), %s, %L)'
+            'SELECT DISTINCT (_tally_internal.chunk_range(_tally_internal.time_to_internal(%I), %s, %L)).range_start'
             '  FROM %I.%I ORDER BY 1', time_column, chunk_interval, time_type, schema_name, old_name)
         LOOP
             PERFORM _tally_internal.chunk_for_point(hypertable_id, point);
@@ -301,7 +301,9 @@ END
 $$;
 
 -- Register the existing partitions of a table already partitioned by range
--- on the time column as its chunks.
+-- on the time column as its chunks.  Their ranges are recorded exactly: an
+-- integer partition bounded by MINVALUE or MAXVALUE reaches the end of its
+-- type's range, as the chunks Tally makes do.
 CREATE OR REPLACE FUNCTION _tally_internal.adopt_partitions(hypertable_id integer, relation regclass,
                                                  time_column name, time_type regtype)
     RETURNS void
@@ -313,6 +315,8 @@ DECLARE
     bounds text[];
     range_start bigint;
     range_end bigint;
+    domain record := _tally_internal.chunk_domain(time_type);
+    is_integer boolean := time_type IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype);
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_partitioned_table p
                     WHERE p.partrelid = relation AND p.partstrat = 'r' AND p.partnatts = 1
@@ -333,12 +337,24 @@ BEGIN
         END IF;
         CONTINUE WHEN part.bound = 'DEFAULT';
         bounds := regexp_match(part.bound, '^FOR VALUES FROM \((.*)\) TO \((.*)\)$');
-        range_start := CASE bounds[1] WHEN 'MINVALUE' THEN -9223372036854775808
-                       ELSE _tally_internal.time_arg_to_internal(trim(both '''' from bounds[1]),
-                                                                 'unknown', time_type, 'partition bound') END;
-        range_end := CASE bounds[2] WHEN 'MAXVALUE' THEN 9223372036854775807
-                     ELSE _tally_internal.time_arg_to_internal(trim(both '''' from bounds[2]),
-                                                               'unknown', time_type, 'partition bound') END;
+        -- a time partition bounded by MINVALUE or MAXVALUE holds an infinity:
+        -- recorded as the ends of int64, where 'infinity' is END_TIMESTAMP
+        range_start := CASE WHEN bounds[1] = 'MINVALUE' AND is_integer THEN domain.range_start
+                            WHEN bounds[1] IN ('MINVALUE', '''-infinity''') THEN -9223372036854775808
+                            ELSE _tally_internal.time_arg_to_internal(trim(both '''' from bounds[1]),
+                                                                      'unknown', time_type, 'partition bound') END;
+        range_end := CASE WHEN bounds[2] = 'MAXVALUE' AND is_integer THEN domain.range_end
+                          WHEN bounds[2] = 'MAXVALUE' THEN 9223372036854775807
+                          WHEN bounds[2] = '''infinity''' THEN domain.range_end
+                          ELSE _tally_internal.time_arg_to_internal(trim(both '''' from bounds[2]),
+                                                                    'unknown', time_type, 'partition bound') END;
+        -- in the catalog that end means MAXVALUE, which holds the largest bigint
+        IF range_end = 9223372036854775807 AND bounds[2] <> 'MAXVALUE' THEN
+            RAISE EXCEPTION 'cannot make "%" a hypertable: partition "%" ends at the largest bigint',
+                            relation, part.rel
+                USING ERRCODE = 'feature_not_supported',
+                      HINT = 'Bound it by MAXVALUE instead.';
+        END IF;
         INSERT INTO _tally_catalog.chunk (hypertable_id, relid, range_start, range_end)
         VALUES (hypertable_id, part.rel, range_start, range_end);
     END LOOP;

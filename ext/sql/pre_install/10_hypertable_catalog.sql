@@ -12,7 +12,9 @@ CREATE TABLE _tally_catalog.hypertable (
     default_partition regclass NOT NULL UNIQUE
 );
 
--- A chunk covers [range_start, range_end) of internal time.  Ranges of one
+-- A chunk covers [range_start, range_end) of internal time, within the range
+-- of its time column's type (src/hypertable/chunk_range.c); a range_end of
+-- 9223372036854775807 means MAXVALUE and holds that bigint.  Ranges of one
 -- hypertable never overlap: PostgreSQL's partitioning enforces it.
 CREATE TABLE _tally_catalog.chunk (
     id              serial PRIMARY KEY,

@@ -17,3 +17,34 @@ UPDATE _tally_catalog.bgw_job j
  WHERE j.proc_name = 'policy_refresh_continuous_aggregate'
    AND a.id = (j.config->>'continuous_aggregate_id')::integer
    AND pg_catalog.pg_has_role(j.owner, v.relowner, 'USAGE');
+
+-- Chunk ranges are clipped to the range of their time column's type, so
+-- that the catalog says exactly which values a chunk can hold; the
+-- partition bounds were already MINVALUE, MAXVALUE or 'infinity' there.
+-- smallint and integer chunks end at their type's range; time chunks at
+-- the finite timestamps, except a partition adopted with a MINVALUE or
+-- MAXVALUE bound, which holds an infinity and keeps the end of int64.
+-- bigint chunks are unchanged.
+UPDATE _tally_catalog.chunk c
+   SET range_start = GREATEST(c.range_start, d.domain_start),
+       range_end = LEAST(c.range_end, d.domain_end)
+  FROM _tally_catalog.hypertable h,
+       (VALUES ('smallint'::regtype, -32768, 32768),
+               ('integer'::regtype, -2147483648, 2147483648))
+           AS d (time_type, domain_start, domain_end)
+ WHERE h.id = c.hypertable_id AND d.time_type = h.time_type
+   AND (c.range_start < d.domain_start OR c.range_end > d.domain_end);
+UPDATE _tally_catalog.chunk c
+   SET range_start = CASE WHEN c.range_start > -9223372036854775808
+                          THEN GREATEST(c.range_start, -211813488000000000) ELSE c.range_start END,
+       range_end = CASE WHEN c.range_end < 9223372036854775807
+                        THEN LEAST(c.range_end, 9223371331200000000) ELSE c.range_end END
+  FROM _tally_catalog.hypertable h
+ WHERE h.id = c.hypertable_id
+   AND h.time_type IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype)
+   AND (c.range_start BETWEEN -9223372036854775807 AND -211813488000000001
+        OR c.range_end BETWEEN 9223371331200000001 AND 9223372036854775806);
+
+-- chunk_range() (src/hypertable/chunk_range.c) replaces them
+DROP FUNCTION _tally_internal.chunk_start(bigint, bigint, regtype);
+DROP FUNCTION _tally_internal.chunk_alignment(regtype);

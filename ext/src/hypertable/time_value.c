@@ -124,19 +124,51 @@ tally_time_to_internal(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(tally_time_datum_to_internal(PG_GETARG_DATUM(0), type));
 }
 
+/* See time_value.h. */
+void
+tally_chunk_domain(Oid type, int64 *min, int64 *end)
+{
+	check_time_type(type);
+	switch (type)
+	{
+		case INT2OID:
+			*min = PG_INT16_MIN;
+			*end = (int64) PG_INT16_MAX + 1;
+			break;
+		case INT4OID:
+			*min = PG_INT32_MIN;
+			*end = (int64) PG_INT32_MAX + 1;
+			break;
+		case INT8OID:
+			*min = PG_INT64_MIN;
+			*end = PG_INT64_MAX;
+			break;
+		default:
+			*min = MIN_TIMESTAMP;
+			*end = END_TIMESTAMP;
+			break;
+	}
+}
+
 /*
  * _tally_internal.time_to_internal_or_null(anyelement) returns bigint
  *
- * As time_to_internal, but NULL for a value that has no chunk, so that one
- * such row cannot stop chunk maintenance for all the others.
+ * As time_to_internal, but NULL for a value that no chunk can hold
+ * (infinite, or a date beyond the range of timestamps), so that one such
+ * row cannot stop chunk maintenance for all the others.
  */
 Datum
 tally_time_to_internal_or_null(PG_FUNCTION_ARGS)
 {
+	Oid			type = get_fn_expr_argtype(fcinfo->flinfo, 0);
 	int64		result;
+	int64		min;
+	int64		end;
 
-	if (!time_datum_to_internal(PG_GETARG_DATUM(0), get_fn_expr_argtype(fcinfo->flinfo, 0),
-								&result))
+	if (!time_datum_to_internal(PG_GETARG_DATUM(0), type, &result))
+		PG_RETURN_NULL();
+	tally_chunk_domain(type, &min, &end);
+	if (result < min || (result >= end && end != PG_INT64_MAX))
 		PG_RETURN_NULL();
 	PG_RETURN_INT64(result);
 }
@@ -144,12 +176,14 @@ tally_time_to_internal_or_null(PG_FUNCTION_ARGS)
 /*
  * _tally_internal.internal_to_bound(bigint, regtype) returns text
  *
- * A partition bound for internal time: a quoted literal of the time
- * column's type, in ISO format whatever DateStyle says and with an explicit
- * +00 for timestamptz, so that it means the same in every session.  Chunks
- * at the ends of a type's range are clipped to it: MINVALUE or MAXVALUE for
- * integers; for time types the earliest timestamp, or 'infinity' as an
- * exclusive upper bound, which keeps infinite values out of every chunk.
+ * A partition bound for internal time, exact for every value of the time
+ * column: a quoted literal of the column's type, in ISO format whatever
+ * DateStyle says and with an explicit +00 for timestamptz, so that it means
+ * the same in every session.  Beyond the type's range it is MINVALUE or
+ * MAXVALUE for integers; for time types the earliest timestamp, or
+ * 'infinity' as an exclusive upper bound, which keeps infinite values out
+ * of every chunk.  The largest bigint is a literal, not MAXVALUE: the
+ * caller that means "through the end" says MAXVALUE itself.
  */
 Datum
 tally_internal_to_bound(PG_FUNCTION_ARGS)
@@ -157,17 +191,16 @@ tally_internal_to_bound(PG_FUNCTION_ARGS)
 	int64		internal = PG_GETARG_INT64(0);
 	Oid			type = PG_GETARG_OID(1);
 	int64		min;
-	int64		max;
+	int64		end;
 	struct pg_tm tm;
 	fsec_t		fsec;
 	char		buf[MAXDATELEN + 1];
 
-	check_time_type(type);
+	tally_chunk_domain(type, &min, &end);
 	switch (type)
 	{
 		case TIMESTAMPTZOID:
 		case TIMESTAMPOID:
-		case DATEOID:
 			if (internal >= END_TIMESTAMP)
 				PG_RETURN_TEXT_P(cstring_to_text("'infinity'"));
 			if (internal < MIN_TIMESTAMP)
@@ -177,47 +210,43 @@ tally_internal_to_bound(PG_FUNCTION_ARGS)
 						(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 						 errmsg("chunk boundary out of range for type %s",
 								format_type_be(type))));
-			if (type == DATEOID)
-				EncodeDateOnly(&tm, USE_ISO_DATES, buf);
-			else
-				EncodeDateTime(&tm, fsec, type == TIMESTAMPTZOID, 0, NULL,
-							   USE_ISO_DATES, buf);
+			EncodeDateTime(&tm, fsec, type == TIMESTAMPTZOID, 0, NULL, USE_ISO_DATES, buf);
 			PG_RETURN_TEXT_P(cstring_to_text(quote_literal_cstr(buf)));
-		case INT2OID:
-			min = PG_INT16_MIN;
-			max = PG_INT16_MAX;
-			break;
-		case INT4OID:
-			min = PG_INT32_MIN;
-			max = PG_INT32_MAX;
-			break;
+		case DATEOID:
+			/* every int64 of whole days at or after the earliest date is a date */
+			if (internal < MIN_TIMESTAMP)
+				internal = MIN_TIMESTAMP;
+			memset(&tm, 0, sizeof(tm));
+			j2date((int) (internal / USECS_PER_DAY + (internal % USECS_PER_DAY < 0 ? -1 : 0)
+						  + POSTGRES_EPOCH_JDATE),
+				   &tm.tm_year, &tm.tm_mon, &tm.tm_mday);
+			EncodeDateOnly(&tm, USE_ISO_DATES, buf);
+			PG_RETURN_TEXT_P(cstring_to_text(quote_literal_cstr(buf)));
 		default:
-			min = PG_INT64_MIN;
-			max = PG_INT64_MAX;
-			break;
+			if (internal < min)
+				PG_RETURN_TEXT_P(cstring_to_text("MINVALUE"));
+			if (internal >= end && end != PG_INT64_MAX)
+				PG_RETURN_TEXT_P(cstring_to_text("MAXVALUE"));
+			PG_RETURN_TEXT_P(cstring_to_text(psprintf("'" INT64_FORMAT "'", internal)));
 	}
-	if (internal <= min)
-		PG_RETURN_TEXT_P(cstring_to_text("MINVALUE"));
-	if (internal > max || internal == PG_INT64_MAX)
-		PG_RETURN_TEXT_P(cstring_to_text("MAXVALUE"));
-	PG_RETURN_TEXT_P(cstring_to_text(psprintf("'" INT64_FORMAT "'", internal)));
 }
 
 /*
  * _tally_internal.internal_to_timestamptz(bigint) returns timestamptz
  *
  * For display in information views: internal time of a timestamp or date
- * column shown as the timestamptz with the same microseconds.
+ * column shown as the timestamptz with the same microseconds.  A chunk
+ * that runs to the end of time ends at 'infinity'.
  */
 Datum
 tally_internal_to_timestamptz(PG_FUNCTION_ARGS)
 {
 	int64		internal = PG_GETARG_INT64(0);
 
-	if (!IS_VALID_TIMESTAMP(internal))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("timestamp out of range")));
+	if (internal >= END_TIMESTAMP)
+		PG_RETURN_TIMESTAMPTZ(DT_NOEND);
+	if (internal < MIN_TIMESTAMP)
+		PG_RETURN_TIMESTAMPTZ(DT_NOBEGIN);
 	PG_RETURN_TIMESTAMPTZ(internal);
 }
 

@@ -16,4 +16,13 @@ extern bool tally_time_type_supported(Oid type);
 /* Internal time of a finite value of a supported type; raises an error otherwise. */
 extern int64 tally_time_datum_to_internal(Datum value, Oid type);
 
+/*
+ * The internal times that chunks of a column of type can cover, [*min, *end):
+ * the finite timestamps for time types (and so for dates, whose later values
+ * have no microseconds in an int64), the type's range for integers.  For
+ * bigint *end is PG_INT64_MAX and inclusive, since one past the largest
+ * bigint is no int64: a chunk whose range ends there is bounded by MAXVALUE.
+ */
+extern void tally_chunk_domain(Oid type, int64 *min, int64 *end);
+
 #endif							/* TALLY_TIME_VALUE_H */

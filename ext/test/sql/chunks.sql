@@ -121,6 +121,85 @@ ROLLBACK TO SAVEPOINT before_truncate;
 SELECT count(*) AS waiting_in_default FROM ONLY _tally_internal._hyper_1_default;
 ROLLBACK;
 
+-- the ends of a type's range: a chunk there is clipped to the type, so the
+-- catalog says which values it holds, and bounds compare exactly
+CREATE FUNCTION ranges(rel regclass) RETURNS TABLE (chunk regclass, range_start text, range_end text)
+LANGUAGE sql AS $$
+    SELECT format('%I.%I', c.chunk_schema, c.chunk_name)::regclass,
+           coalesce(c.range_start::text, c.range_start_integer::text),
+           coalesce(c.range_end::text, c.range_end_integer::text)
+      FROM tally_information.chunks c
+     WHERE format('%I.%I', c.hypertable_schema, c.hypertable_name)::regclass = rel
+     ORDER BY c.range_start_integer, c.range_start
+$$;
+CREATE TABLE big (t bigint NOT NULL);
+SELECT table_name FROM create_hypertable('big', 't', chunk_time_interval => 1000000000000000000);
+INSERT INTO big VALUES (-9223372036854775808), (-9223372036854775807), (0),
+                       (9223372036854775806), (9223372036854775807);
+-- every row has a chunk, the smallest bigint too
+SELECT tableoid::regclass, t FROM big ORDER BY t;
+SELECT * FROM ranges('big');
+SELECT show_chunks('big', newer_than => -9223372036854775808);
+-- the largest bigint is older than nothing: its chunk stays
+SELECT drop_chunks('big', older_than => 9223372036854775807);
+SELECT t FROM big ORDER BY t;
+-- rows in the default partition: exactly those below the bound are deleted
+SELECT drop_chunks('big', newer_than => 0);
+ALTER TABLE _tally_internal._hyper_3_default DISABLE TRIGGER tally_place_stray_row;
+INSERT INTO big VALUES (9223372036854775805), (9223372036854775806), (9223372036854775807);
+SELECT drop_chunks('big', older_than => 9223372036854775806);
+SELECT tableoid::regclass, t FROM big ORDER BY t;
+ALTER TABLE _tally_internal._hyper_3_default ENABLE ALWAYS TRIGGER tally_place_stray_row;
+-- chunks one value wide up to the largest bigint; the rows move in
+SELECT set_chunk_time_interval('big', 1);
+SELECT ensure_chunks('big', 9223372036854775805, 9223372036854775807);
+SELECT * FROM ranges('big');
+SELECT tableoid::regclass, t FROM big ORDER BY t;
+SELECT drop_chunks('big', older_than => 9223372036854775807);
+SELECT t FROM big ORDER BY t;
+
+CREATE TABLE small (t smallint NOT NULL);
+SELECT table_name FROM create_hypertable('small', 't', chunk_time_interval => 10000);
+INSERT INTO small VALUES (-32768), (-32767), (0), (32766), (32767);
+SELECT * FROM ranges('small');
+SELECT count(*) AS newer_than_min FROM show_chunks('small', newer_than => '-32768'::smallint);
+SELECT drop_chunks('small', older_than => 32767::smallint);
+SELECT t FROM small ORDER BY t;
+CREATE TABLE medium (t integer NOT NULL);
+SELECT table_name FROM create_hypertable('medium', 't', chunk_time_interval => 1000000000);
+INSERT INTO medium VALUES (-2147483648), (0), (2147483647);
+SELECT * FROM ranges('medium');
+SELECT count(*) AS newer_than_min FROM show_chunks('medium', newer_than => -2147483648);
+SELECT drop_chunks('medium', older_than => 2147483647);
+SELECT t FROM medium ORDER BY t;
+
+-- timestamps: the first and last microsecond have chunks, shown in the view
+CREATE TABLE moments (t timestamptz NOT NULL);
+SELECT table_name FROM create_hypertable('moments', 't', chunk_time_interval => interval '7 days');
+INSERT INTO moments VALUES ('4714-11-24 00:00:00+00 BC'), ('2024-01-01'), ('294276-12-31 23:59:59.999999+00');
+SELECT * FROM ranges('moments') WHERE range_end < '2000-01-01' OR range_start > '2100-01-01';
+SELECT pg_get_expr(relpartbound, oid) FROM pg_class
+ WHERE oid IN (SELECT tableoid FROM moments WHERE t <> '2024-01-01') ORDER BY 1;
+SELECT count(*) AS newer_than_min FROM show_chunks('moments', newer_than => '4714-11-24 00:00:00+00 BC'::timestamptz);
+SELECT count(*) AS dropped FROM drop_chunks('moments', older_than => '294276-12-31 23:59:59.999999+00'::timestamptz);
+SELECT t FROM moments ORDER BY t;
+CREATE TABLE local_moments (t timestamp NOT NULL);
+SELECT table_name FROM create_hypertable('local_moments', 't', chunk_time_interval => interval '30 days');
+INSERT INTO local_moments VALUES ('4714-11-24 00:00:00 BC'), ('294276-12-31 23:59:59.999999');
+SELECT * FROM ranges('local_moments') WHERE range_end < '2000-01-01' OR range_start > '2100-01-01';
+-- dates: the last date with a chunk is the last day of timestamps; a later
+-- date stays in the default partition
+CREATE TABLE days (d date NOT NULL);
+SELECT table_name FROM create_hypertable('days', 'd', chunk_time_interval => interval '7 days');
+INSERT INTO days VALUES ('4714-11-24 BC'), ('294276-12-31'), ('294277-01-01');
+SELECT tableoid::regclass, d FROM days ORDER BY d;
+SELECT * FROM ranges('days') WHERE range_end < '2000-01-01' OR range_start > '2100-01-01';
+SELECT pg_get_expr(relpartbound, oid) FROM pg_class
+ WHERE oid IN (SELECT tableoid FROM days WHERE d > '2000-01-01') ORDER BY 1;
+SELECT _tally_internal.maintain_chunks('days') AS chunks_created;
+SELECT drop_chunks('days', older_than => '294277-01-01'::date);
+SELECT d FROM days ORDER BY d;
+
 DROP SCHEMA public CASCADE;
 CREATE SCHEMA public;
 GRANT USAGE ON SCHEMA public TO PUBLIC;

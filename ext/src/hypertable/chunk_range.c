@@ -1,0 +1,172 @@
+/*-------------------------------------------------------------------------
+ *
+ * chunk_range.c
+ *	  The aligned chunk that holds a point of internal time.
+ *
+ * Chunks of a fixed width are aligned on the Unix epoch for time types (as
+ * TimescaleDB's are) and on zero for integers.  A chunk at either end of
+ * the time column's type is clipped to the type's range
+ * (tally_chunk_domain), so that the catalog records exactly which values a
+ * chunk can hold and drop_chunks can compare bounds exactly.
+ * chunk_for_point (sql/30_chunk.sql) then clips the range again against
+ * the chunks that already exist.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "common/int.h"
+#include "datatype/timestamp.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+
+#include "hypertable/time_value.h"
+
+PG_FUNCTION_INFO_V1(tally_chunk_range);
+PG_FUNCTION_INFO_V1(tally_chunk_number);
+PG_FUNCTION_INFO_V1(tally_chunk_domain_of);
+
+/* The Unix epoch in internal time: fixed-width chunks are aligned on it. */
+#define UNIX_EPOCH_INTERNAL ((int64) (UNIX_EPOCH_JDATE - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY)
+
+/* Floor of a divided by b, for b > 0. */
+static inline int64
+floor_div(int64 a, int64 b)
+{
+	int64		q = a / b;
+
+	if ((a % b) != 0 && a < 0)
+		q--;
+	return q;
+}
+
+/*
+ * The aligned chunk holding point: its number (chunks are numbered
+ * consecutively from an aligned origin) and its range [*start, *end),
+ * clipped to the type's domain.  A point outside the domain has no chunk:
+ * an error.
+ */
+static void
+aligned_chunk(int64 point, int64 width, Oid type, int64 *number, int64 *start, int64 *end)
+{
+	int64		min;
+	int64		domain_end;
+	bool		is_integer = (type == INT2OID || type == INT4OID || type == INT8OID);
+	int64		origin;
+	int64		q;
+
+	tally_chunk_domain(type, &min, &domain_end);
+	if (width <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("chunk interval must be greater than zero")));
+	if (point < min || (point >= domain_end && domain_end != PG_INT64_MAX))
+	{
+		if (is_integer)
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("value " INT64_FORMAT " is out of range for type %s",
+							point, format_type_be(type))));
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("no chunk can hold a %s beyond the range of timestamps",
+						format_type_be(type)),
+				 errdetail("Chunks cover 4714-11-24 BC to 294276-12-31 AD.")));
+	}
+	/* the largest bigint belongs to the chunk before it, bounded by MAXVALUE */
+	if (point == PG_INT64_MAX)
+		point--;
+
+	/*
+	 * The same alignment from the origin's remainder, in [0, width): then
+	 * point - origin can only fall below the int64 range, for a time point
+	 * and a width wider than all timestamps, and lies in (-2 width, -width).
+	 */
+	origin = is_integer ? 0 : UNIX_EPOCH_INTERNAL % width;
+	if (origin < 0)
+		origin += width;
+	if (pg_sub_s64_overflow(point, origin, &q))
+		q = -2;
+	else
+		q = floor_div(q, width);
+	*number = q;
+	/* the start can fall below the domain, the end above it: clip */
+	if (pg_mul_s64_overflow(q, width, start) || *start + origin < min)
+		*start = min;
+	else
+		*start += origin;
+	if (pg_mul_s64_overflow(q + 1, width, end) || pg_add_s64_overflow(*end, origin, end) ||
+		*end > domain_end)
+		*end = domain_end;
+}
+
+/*
+ * _tally_internal.chunk_range(point bigint, chunk_interval bigint,
+ *     time_type regtype, OUT range_start bigint, OUT range_end bigint)
+ *
+ * The range of the aligned chunk holding point, before any clipping
+ * against existing chunks.
+ */
+Datum
+tally_chunk_range(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+	int64		number;
+	int64		start;
+	int64		end;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	aligned_chunk(PG_GETARG_INT64(0), PG_GETARG_INT64(1), PG_GETARG_OID(2),
+				  &number, &start, &end);
+	values[0] = Int64GetDatum(start);
+	values[1] = Int64GetDatum(end);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}
+
+/*
+ * _tally_internal.chunk_number(point bigint, chunk_interval bigint,
+ *     time_type regtype) returns bigint
+ *
+ * The number of the aligned chunk holding point: consecutive chunks have
+ * consecutive numbers, so ensure_chunks can count before it creates.
+ */
+Datum
+tally_chunk_number(PG_FUNCTION_ARGS)
+{
+	int64		number;
+	int64		start;
+	int64		end;
+
+	aligned_chunk(PG_GETARG_INT64(0), PG_GETARG_INT64(1), PG_GETARG_OID(2),
+				  &number, &start, &end);
+	PG_RETURN_INT64(number);
+}
+
+/*
+ * _tally_internal.chunk_domain(time_type regtype, OUT range_start bigint,
+ *     OUT range_end bigint)
+ *
+ * What chunks of a column of time_type can cover (tally_chunk_domain):
+ * where a partition bounded by MINVALUE or MAXVALUE starts or ends.
+ */
+Datum
+tally_chunk_domain_of(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+	int64		min;
+	int64		end;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	tally_chunk_domain(PG_GETARG_OID(0), &min, &end);
+	values[0] = Int64GetDatum(min);
+	values[1] = Int64GetDatum(end);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}
