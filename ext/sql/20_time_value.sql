@@ -13,11 +13,6 @@ CREATE OR REPLACE FUNCTION _tally_internal.internal_to_timestamptz(internal bigi
     AS 'MODULE_PATHNAME', 'tally_internal_to_timestamptz'
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
-CREATE OR REPLACE FUNCTION _tally_internal.interval_to_internal(chunk_interval interval, time_type regtype)
-    RETURNS bigint
-    AS 'MODULE_PATHNAME', 'tally_interval_to_internal'
-    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-
 -- Internal time of a value given as text and its type, converted to the
 -- time column's type first: how "any" arguments (older_than => ...) reach
 -- PL/pgSQL.  An interval means now() minus the interval.

@@ -53,11 +53,20 @@ BEGIN
 END
 $$;
 
--- The aligned chunk holding point, clipped to the time column's type
--- (src/hypertable/chunk_range.c).  A range_end of 9223372036854775807 is
--- inclusive: such a chunk is bounded by MAXVALUE and holds the largest
--- bigint, which no exclusive int64 end can.
-CREATE OR REPLACE FUNCTION _tally_internal.chunk_range(point bigint, chunk_interval bigint, time_type regtype,
+-- A chunk width is chunk_interval internal units (a fixed width), or
+-- chunk_months calendar months with chunk_interval 0; the one width
+-- gives a column of time_type (src/hypertable/chunk_range.c).
+CREATE OR REPLACE FUNCTION _tally_internal.interval_to_chunk_width(width interval, time_type regtype,
+                                                                   OUT chunk_interval bigint,
+                                                                   OUT chunk_months integer)
+    AS 'MODULE_PATHNAME', 'tally_interval_to_chunk_width'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- The aligned chunk holding point, clipped to the time column's type.  A
+-- range_end of 9223372036854775807 is inclusive: such a chunk is bounded by
+-- MAXVALUE and holds the largest bigint, which no exclusive int64 end can.
+CREATE OR REPLACE FUNCTION _tally_internal.chunk_range(point bigint, chunk_interval bigint, chunk_months integer,
+                                                       time_type regtype,
                                                        OUT range_start bigint, OUT range_end bigint)
     AS 'MODULE_PATHNAME', 'tally_chunk_range'
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
@@ -71,7 +80,8 @@ CREATE OR REPLACE FUNCTION _tally_internal.chunk_domain(time_type regtype,
 
 -- The number of the aligned chunk holding point, counted from the alignment
 -- origin: how many chunks a range spans, before creating them.
-CREATE OR REPLACE FUNCTION _tally_internal.chunk_number(point bigint, chunk_interval bigint, time_type regtype)
+CREATE OR REPLACE FUNCTION _tally_internal.chunk_number(point bigint, chunk_interval bigint, chunk_months integer,
+                                                        time_type regtype)
     RETURNS bigint
     AS 'MODULE_PATHNAME', 'tally_chunk_number'
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
@@ -142,7 +152,7 @@ BEGIN
     END IF;
 
     SELECT r.range_start, r.range_end INTO new_start, new_end
-      FROM _tally_internal.chunk_range(point, ht.chunk_interval, ht.time_type) r;
+      FROM _tally_internal.chunk_range(point, ht.chunk_interval, ht.chunk_months, ht.time_type) r;
     new_start := GREATEST(new_start, (SELECT max(k.range_end) FROM _tally_catalog.chunk k
                                        WHERE k.hypertable_id = ht.id AND k.range_end <= point));
     new_end := LEAST(new_end, (SELECT min(k.range_start) FROM _tally_catalog.chunk k
@@ -215,7 +225,8 @@ BEGIN
         EXECUTE format('SELECT _tally_internal.time_to_internal(now()::%s)', ht.time_type)
             INTO now_point;
         -- the next interval starts where now's aligned chunk ends
-        next_point := (_tally_internal.chunk_range(now_point, ht.chunk_interval, ht.time_type)).range_end;
+        next_point := (_tally_internal.chunk_range(now_point, ht.chunk_interval, ht.chunk_months,
+                                                   ht.time_type)).range_end;
         BEGIN
             PERFORM _tally_internal.chunk_for_point(ht.id, now_point);
             PERFORM _tally_internal.chunk_for_point(ht.id, next_point);
@@ -227,10 +238,10 @@ BEGIN
     -- a row whose time has no chunk (a date beyond the range of timestamps)
     -- is skipped, never allowed to stop the others
     FOR stray_start IN EXECUTE format(
-        'SELECT DISTINCT (_tally_internal.chunk_range(t, %s, %L)).range_start'
+        'SELECT DISTINCT (_tally_internal.chunk_range(t, %s, %s, %L)).range_start'
         '  FROM (SELECT _tally_internal.time_to_internal_or_null(%I) AS t FROM ONLY %s) s'
         ' WHERE t IS NOT NULL ORDER BY 1',
-        ht.chunk_interval, ht.time_type, ht.time_column, ht.default_partition)
+        ht.chunk_interval, ht.chunk_months, ht.time_type, ht.time_column, ht.default_partition)
     LOOP
         BEGIN
             PERFORM _tally_internal.chunk_for_point(ht.id, stray_start);
@@ -320,8 +331,8 @@ BEGIN
         RAISE EXCEPTION 'range_start must not be after range_end'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF _tally_internal.chunk_number(last_point, ht.chunk_interval, ht.time_type)::numeric
-       - _tally_internal.chunk_number(point, ht.chunk_interval, ht.time_type) >= 1000 THEN
+    IF _tally_internal.chunk_number(last_point, ht.chunk_interval, ht.chunk_months, ht.time_type)::numeric
+       - _tally_internal.chunk_number(point, ht.chunk_interval, ht.chunk_months, ht.time_type) >= 1000 THEN
         RAISE EXCEPTION 'ensure_chunks would create more than 1000 chunks'
             USING ERRCODE = 'program_limit_exceeded',
                   HINT = 'Use a narrower range or a larger chunk_time_interval.';

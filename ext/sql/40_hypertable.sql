@@ -9,17 +9,17 @@
 -- original table exactly as it was.  The rows are copied as the table's
 -- owner (see src/hypertable/owner_exec.c).
 
--- Chunk interval in internal units from the chunk_time_interval argument,
--- which may be an interval or an integer (microseconds for time columns).
-CREATE OR REPLACE FUNCTION _tally_internal.chunk_interval_arg(chunk_time_interval anyelement, time_type regtype)
-    RETURNS bigint
+-- Chunk width from the chunk_time_interval argument: an interval (whole
+-- months make calendar chunks), an integer (microseconds for time
+-- columns), or text meaning whichever of the two the column takes.
+CREATE OR REPLACE FUNCTION _tally_internal.chunk_interval_arg(chunk_time_interval anyelement, time_type regtype,
+                                                   OUT chunk_interval bigint, OUT chunk_months integer)
     LANGUAGE plpgsql IMMUTABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     arg_type regtype := pg_typeof(chunk_time_interval);
     is_integer_time boolean := time_type IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype);
-    result bigint;
 BEGIN
     IF chunk_time_interval IS NULL THEN
         IF is_integer_time THEN
@@ -27,21 +27,27 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value',
                       HINT = 'Give it as an integer in the column''s units, for example chunk_time_interval => 100000.';
         END IF;
-        RETURN _tally_internal.interval_to_internal('7 days', time_type);
+        SELECT * INTO chunk_interval, chunk_months FROM _tally_internal.interval_to_chunk_width('7 days', time_type);
+        RETURN;
     END IF;
-    IF arg_type = 'interval'::regtype THEN
-        RETURN _tally_internal.interval_to_internal(chunk_time_interval::text::interval, time_type);
-    ELSIF arg_type IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype) THEN
-        result := chunk_time_interval::text::bigint;
-        IF result <= 0 THEN
+    IF arg_type = 'interval'::regtype
+       OR (arg_type IN ('text'::regtype, 'unknown'::regtype) AND NOT is_integer_time) THEN
+        SELECT * INTO chunk_interval, chunk_months
+          FROM _tally_internal.interval_to_chunk_width(chunk_time_interval::text::interval, time_type);
+        RETURN;
+    ELSIF arg_type IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype, 'text'::regtype,
+                       'unknown'::regtype) THEN
+        chunk_interval := chunk_time_interval::text::bigint;
+        chunk_months := 0;
+        IF chunk_interval <= 0 THEN
             RAISE EXCEPTION 'chunk_time_interval must be greater than zero'
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
-        IF time_type = 'date'::regtype AND result % 86400000000 <> 0 THEN
+        IF time_type = 'date'::regtype AND chunk_interval % 86400000000 <> 0 THEN
             RAISE EXCEPTION 'chunk interval for a date column must be whole days'
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
-        RETURN result;
+        RETURN;
     END IF;
     RAISE EXCEPTION 'invalid chunk_time_interval of type %', arg_type
         USING ERRCODE = 'datatype_mismatch',
@@ -120,7 +126,8 @@ $$;
 -- chunks when migrate_data; otherwise the table must be empty.
 CREATE OR REPLACE FUNCTION _tally_internal.convert_to_partitioned(relation regclass, time_column name,
                                                        time_type regtype, chunk_interval bigint,
-                                                       migrate_data boolean, hypertable_id integer)
+                                                       chunk_months integer, migrate_data boolean,
+                                                       hypertable_id integer)
     RETURNS regclass
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -218,12 +225,12 @@ BEGIN
                        pg_get_serial_sequence(format('%I.%I', schema_name, old_name), col));
     END LOOP;
     PERFORM _tally_internal.register_hypertable(hypertable_id, new_rel, time_column, time_type,
-                                                chunk_interval);
+                                                chunk_interval, chunk_months);
 
     IF migrate_data THEN
         FOR point IN EXECUTE format(
-            'SELECT DISTINCT (_tally_internal.chunk_range(_tally_internal.time_to_internal(%I), %s, %L)).range_start'
-            '  FROM %I.%I ORDER BY 1', time_column, chunk_interval, time_type, schema_name, old_name)
+            'SELECT DISTINCT (_tally_internal.chunk_range(_tally_internal.time_to_internal(%I), %s, %s, %L)).range_start'
+            '  FROM %I.%I ORDER BY 1', time_column, chunk_interval, chunk_months, time_type, schema_name, old_name)
         LOOP
             PERFORM _tally_internal.chunk_for_point(hypertable_id, point);
         END LOOP;
@@ -266,7 +273,7 @@ $$;
 -- Enter a partitioned table in the catalog and give it its default partition.
 CREATE OR REPLACE FUNCTION _tally_internal.register_hypertable(hypertable_id integer, relation regclass,
                                                     time_column name, time_type regtype,
-                                                    chunk_interval bigint)
+                                                    chunk_interval bigint, chunk_months integer)
     RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -295,8 +302,8 @@ BEGIN
                    default_rel, hypertable_id, time_column, relation);
     EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER tally_place_stray_row', default_rel);
     INSERT INTO _tally_catalog.hypertable (id, relid, time_column, time_type, chunk_interval,
-                                           default_partition)
-    VALUES (hypertable_id, relation, time_column, time_type, chunk_interval, default_rel);
+                                           chunk_months, default_partition)
+    VALUES (hypertable_id, relation, time_column, time_type, chunk_interval, chunk_months, default_rel);
 END
 $$;
 
@@ -386,7 +393,7 @@ DECLARE
     relation_kind "char";
     time_type regtype;
     time_attnum smallint;
-    interval_internal bigint;
+    width record;
     new_id integer;
     rel regclass := relation;
 BEGIN
@@ -438,19 +445,20 @@ BEGIN
             USING ERRCODE = 'datatype_mismatch',
                   HINT = 'Use a column of type timestamptz, timestamp, date, smallint, integer or bigint.';
     END IF;
-    interval_internal := _tally_internal.chunk_interval_arg(chunk_time_interval, time_type);
+    width := _tally_internal.chunk_interval_arg(chunk_time_interval, time_type);
     PERFORM _tally_internal.check_unique_indexes(relation, time_column_name);
 
     new_id := nextval('_tally_catalog.hypertable_id_seq');
     IF relation_kind = 'p' THEN
         EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET NOT NULL', relation, time_column_name);
         PERFORM _tally_internal.register_hypertable(new_id, relation, time_column_name, time_type,
-                                                    interval_internal);
+                                                    width.chunk_interval, width.chunk_months);
         PERFORM _tally_internal.adopt_partitions(new_id, relation, time_column_name, time_type);
     ELSE
         PERFORM _tally_internal.check_convertible(relation);
         rel := _tally_internal.convert_to_partitioned(relation, time_column_name, time_type,
-                                                      interval_internal, migrate_data, new_id);
+                                                      width.chunk_interval, width.chunk_months,
+                                                      migrate_data, new_id);
     END IF;
 
     IF create_default_indexes AND NOT EXISTS (
@@ -469,6 +477,70 @@ BEGIN
 END
 $$;
 
+-- The form of TimescaleDB 2.13 on: create_hypertable(relation,
+-- by_range(column, interval)).  The dimension keeps the interval as text
+-- and type; the form above reads it once the column's type is known.
+CREATE OR REPLACE FUNCTION @extschema@.by_range(column_name name,
+                                     partition_interval anyelement DEFAULT NULL::bigint,
+                                     partition_func regproc DEFAULT NULL)
+    RETURNS _tally_internal.dimension_info
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    interval_type regtype := pg_typeof(partition_interval);
+BEGIN
+    IF column_name IS NULL THEN
+        RAISE EXCEPTION 'column_name must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF partition_func IS NOT NULL THEN
+        RAISE EXCEPTION 'by_range: partitioning functions are not supported'
+            USING ERRCODE = 'feature_not_supported';
+    END IF;
+    IF partition_interval IS NULL THEN
+        RETURN ROW(column_name, NULL, NULL)::_tally_internal.dimension_info;
+    END IF;
+    IF interval_type NOT IN ('interval'::regtype, 'smallint'::regtype, 'integer'::regtype, 'bigint'::regtype,
+                             'text'::regtype, 'unknown'::regtype) THEN
+        RAISE EXCEPTION 'invalid partition_interval of type %', interval_type
+            USING ERRCODE = 'datatype_mismatch',
+                  HINT = 'Give an interval, or an integer for integer time columns.';
+    END IF;
+    RETURN ROW(column_name, partition_interval::text, interval_type)::_tally_internal.dimension_info;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@.create_hypertable(
+    relation regclass,
+    dimension _tally_internal.dimension_info,
+    create_default_indexes boolean DEFAULT true,
+    if_not_exists boolean DEFAULT false,
+    migrate_data boolean DEFAULT false)
+    RETURNS TABLE (hypertable_id integer, created boolean)
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF dimension IS NULL OR (dimension).column_name IS NULL THEN
+        RAISE EXCEPTION 'dimension must not be null'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Give it as by_range(column_name, partition_interval).';
+    END IF;
+    RETURN QUERY EXECUTE format(
+        'SELECT h.hypertable_id, h.created'
+        '  FROM @extschema@.create_hypertable($1, $2, chunk_time_interval => %s,'
+        '       create_default_indexes => $3, if_not_exists => $4, migrate_data => $5) h',
+        CASE WHEN (dimension).partition_interval IS NULL THEN 'NULL::bigint'
+             ELSE format('$6::%s', (dimension).partition_interval_type) END)
+        USING relation, (dimension).column_name, create_default_indexes, if_not_exists, migrate_data,
+              (dimension).partition_interval;
+END
+$$;
+
+-- set_chunk_time_interval: the width of the chunks made from now on.  The
+-- chunks that exist keep their ranges; a new one is clipped where it would
+-- overlap them, whether the widths are calendar months or fixed.
 CREATE OR REPLACE FUNCTION @extschema@.set_chunk_time_interval(hypertable regclass,
                                                     chunk_time_interval anyelement,
                                                     dimension_name name DEFAULT NULL)
@@ -479,6 +551,7 @@ CREATE OR REPLACE FUNCTION @extschema@.set_chunk_time_interval(hypertable regcla
 AS $$
 DECLARE
     ht _tally_catalog.hypertable := _tally_internal.hypertable_row(hypertable);
+    width record;
 BEGIN
     PERFORM _tally_internal.check_owner(hypertable);
     IF dimension_name IS NOT NULL AND dimension_name <> ht.time_column THEN
@@ -489,8 +562,9 @@ BEGIN
         RAISE EXCEPTION 'chunk_time_interval must not be null'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    width := _tally_internal.chunk_interval_arg(chunk_time_interval, ht.time_type);
     UPDATE _tally_catalog.hypertable
-       SET chunk_interval = _tally_internal.chunk_interval_arg(chunk_time_interval, ht.time_type)
+       SET chunk_interval = width.chunk_interval, chunk_months = width.chunk_months
      WHERE id = ht.id;
 END
 $$;

@@ -25,6 +25,7 @@ SELECT n.nspname AS hypertable_schema,
        h.time_type AS column_type,
        'Time'::text AS dimension_type,
        CASE WHEN h.time_type IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype) THEN NULL
+            WHEN h.chunk_months > 0 THEN pg_catalog.make_interval(months => h.chunk_months)
             ELSE pg_catalog.justify_hours(pg_catalog.make_interval(secs => h.chunk_interval / 1000000.0))
        END AS time_interval,
        CASE WHEN h.time_type IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype)

@@ -6,10 +6,23 @@ CREATE TABLE _tally_catalog.hypertable (
     time_column     name NOT NULL,
     time_type       regtype NOT NULL,
     -- chunk width in internal units: microseconds for time types, the
-    -- column's own units for integers
-    chunk_interval  bigint NOT NULL CHECK (chunk_interval > 0),
+    -- column's own units for integers; 0 for calendar chunks
+    chunk_interval  bigint NOT NULL CHECK (chunk_interval >= 0),
     -- catches rows that no chunk covers, until maintenance moves them
-    default_partition regclass NOT NULL UNIQUE
+    default_partition regclass NOT NULL UNIQUE,
+    -- calendar chunks of this many months (src/hypertable/chunk_range.c),
+    -- 0 for a fixed width; last, where 0.4.0's update added it
+    chunk_months    integer NOT NULL DEFAULT 0 CHECK (chunk_months >= 0),
+    CONSTRAINT hypertable_chunk_width_check CHECK ((chunk_interval > 0) <> (chunk_months > 0))
+);
+
+-- The dimension argument of create_hypertable's newer form, made by
+-- by_range(): the time column and the chunk interval as given, kept as
+-- text and type until the column's type says what it means.
+CREATE TYPE _tally_internal.dimension_info AS (
+    column_name             name,
+    partition_interval      text,
+    partition_interval_type regtype
 );
 
 -- A chunk covers [range_start, range_end) of internal time, within the range

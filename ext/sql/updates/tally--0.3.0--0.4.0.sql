@@ -48,3 +48,20 @@ UPDATE _tally_catalog.chunk c
 -- chunk_range() (src/hypertable/chunk_range.c) replaces them
 DROP FUNCTION _tally_internal.chunk_start(bigint, bigint, regtype);
 DROP FUNCTION _tally_internal.chunk_alignment(regtype);
+
+-- Calendar chunks: a width of whole months, from the first of a month.
+ALTER TABLE _tally_catalog.hypertable
+    DROP CONSTRAINT hypertable_chunk_interval_check,
+    ADD CONSTRAINT hypertable_chunk_interval_check CHECK (chunk_interval >= 0),
+    ADD COLUMN chunk_months integer NOT NULL DEFAULT 0 CHECK (chunk_months >= 0),
+    ADD CONSTRAINT hypertable_chunk_width_check CHECK ((chunk_interval > 0) <> (chunk_months > 0));
+CREATE TYPE _tally_internal.dimension_info AS (
+    column_name             name,
+    partition_interval      text,
+    partition_interval_type regtype
+);
+-- their results or arguments now carry the months
+DROP FUNCTION _tally_internal.interval_to_internal(interval, regtype);
+DROP FUNCTION _tally_internal.chunk_interval_arg(anyelement, regtype);
+DROP FUNCTION _tally_internal.register_hypertable(integer, regclass, name, regtype, bigint);
+DROP FUNCTION _tally_internal.convert_to_partitioned(regclass, name, regtype, bigint, boolean, integer);

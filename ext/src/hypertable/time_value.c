@@ -31,7 +31,6 @@ PG_FUNCTION_INFO_V1(tally_time_to_internal);
 PG_FUNCTION_INFO_V1(tally_time_to_internal_or_null);
 PG_FUNCTION_INFO_V1(tally_internal_to_bound);
 PG_FUNCTION_INFO_V1(tally_internal_to_timestamptz);
-PG_FUNCTION_INFO_V1(tally_interval_to_internal);
 
 bool
 tally_time_type_supported(Oid type)
@@ -248,45 +247,4 @@ tally_internal_to_timestamptz(PG_FUNCTION_ARGS)
 	if (internal < MIN_TIMESTAMP)
 		PG_RETURN_TIMESTAMPTZ(DT_NOBEGIN);
 	PG_RETURN_TIMESTAMPTZ(internal);
-}
-
-/*
- * _tally_internal.interval_to_internal(interval, regtype) returns bigint
- *
- * A chunk interval in internal units for a time column of the given type.
- * Months have no fixed length, so they are refused rather than guessed.
- */
-Datum
-tally_interval_to_internal(PG_FUNCTION_ARGS)
-{
-	Interval   *interval = PG_GETARG_INTERVAL_P(0);
-	Oid			type = PG_GETARG_OID(1);
-	int64		usecs;
-
-	check_time_type(type);
-	if (type == INT2OID || type == INT4OID || type == INT8OID)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("an interval cannot be a chunk interval for a %s time column",
-						format_type_be(type)),
-				 errhint("Give the chunk interval as an integer in the column's units.")));
-	if (interval->month != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("chunk interval cannot be given in months or years"),
-				 errhint("Give it in days, for example '30 days'.")));
-	if (pg_mul_s64_overflow((int64) interval->day, USECS_PER_DAY, &usecs) ||
-		pg_add_s64_overflow(usecs, interval->time, &usecs))
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERVAL_FIELD_OVERFLOW),
-				 errmsg("chunk interval out of range")));
-	if (usecs <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("chunk interval must be greater than zero")));
-	if (type == DATEOID && usecs % USECS_PER_DAY != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("chunk interval for a date column must be whole days")));
-	PG_RETURN_INT64(usecs);
 }

@@ -167,7 +167,7 @@ SELECT create_hypertable('staff', 'nope');
 SELECT create_hypertable('staff', 'id');
 ALTER TABLE staff ADD COLUMN note text;
 SELECT create_hypertable('staff', 'note');
-SELECT create_hypertable('staff', 'hired', chunk_time_interval => interval '1 month');
+SELECT create_hypertable('staff', 'hired', chunk_time_interval => interval '1 month 2 days');
 SELECT create_hypertable('staff', 'hired', chunk_time_interval => interval '0 days');
 SELECT create_hypertable('staff', 'hired', chunk_time_interval => 'abc'::text);
 SELECT create_hypertable('staff', 'hired', partitioning_column => 'id', number_partitions => 2);

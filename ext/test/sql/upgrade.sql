@@ -28,9 +28,11 @@ LANGUAGE sql AS $$
                                           FROM pg_attribute a
                                           LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
                                          WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '')
-                           || coalesce((SELECT string_agg(pg_get_indexdef(i.indexrelid), '; ' ORDER BY 1)
+                           || coalesce((SELECT string_agg(pg_get_indexdef(i.indexrelid), '; '
+                                                          ORDER BY pg_get_indexdef(i.indexrelid))
                                           FROM pg_index i WHERE i.indrelid = c.oid), '')
-                           || coalesce((SELECT string_agg(k.conname || ' ' || pg_get_constraintdef(k.oid), '; ' ORDER BY 1)
+                           || coalesce((SELECT string_agg(k.conname || ' ' || pg_get_constraintdef(k.oid), '; '
+                                                          ORDER BY k.conname)
                                           FROM pg_constraint k WHERE k.conrelid = c.oid), '')
                       FROM pg_class c WHERE c.oid = m.objid)
                WHEN 'pg_event_trigger'::regclass THEN
@@ -115,6 +117,15 @@ SELECT job_id AS refresh_job FROM tally_information.jobs WHERE proc_name = 'poli
 CALL run_job(:refresh_job);
 SELECT count(*) AS pending FROM _tally_internal._delta_1;
 SELECT * FROM daily ORDER BY day;
+-- a hypertable made before the upgrade takes calendar chunks
+SELECT set_chunk_time_interval('entries', interval '1 month');
+INSERT INTO entries VALUES ('2023-05-10 10:00', 3);
+SELECT c.range_start, c.range_end, d.time_interval
+  FROM entries e
+  JOIN pg_class k ON k.oid = e.tableoid
+  JOIN tally_information.chunks c ON c.chunk_name = k.relname
+  JOIN tally_information.dimensions d ON d.hypertable_name = c.hypertable_name
+ WHERE e.at = '2023-05-10 10:00';
 DROP MATERIALIZED VIEW daily;
 DROP TABLE entries;
 
