@@ -1,10 +1,15 @@
 /*-------------------------------------------------------------------------
  *
  * chunk_range.c
- *	  The aligned chunk that holds a point of internal time.
+ *	  Chunk widths, and the aligned chunk that holds a point of internal time.
  *
- * Chunks of a fixed width are aligned on the Unix epoch for time types (as
- * TimescaleDB's are) and on zero for integers.  A chunk at either end of
+ * A chunk width is either fixed, in internal units, or a number of calendar
+ * months.  Chunks of a fixed width are aligned on the Unix epoch for time
+ * types (as TimescaleDB's are) and on zero for integers.  Calendar chunks
+ * run from the first of a month to the first of the month N later, N
+ * months counted from 2000-01-01 (as time_bucket counts them), reading
+ * internal time without a time zone: in UTC for timestamptz, in the plain
+ * calendar for timestamp and date.  A chunk at either end of
  * the time column's type is clipped to the type's range
  * (tally_chunk_domain), so that the catalog records exactly which values a
  * chunk can hold and drop_chunks can compare bounds exactly.

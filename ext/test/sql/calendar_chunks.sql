@@ -88,6 +88,11 @@ SELECT at, chunk_of(tableoid) FROM septennial ORDER BY at;
 SELECT at, time_bucket(interval '7 months', at) AS bucket FROM septennial ORDER BY at;
 SELECT hypertable_name, time_interval FROM tally_information.dimensions
  WHERE hypertable_name IN ('yearly', 'quarterly', 'septennial') ORDER BY 1;
+-- at the ends of the timestamps, month chunks are clipped to them
+CREATE TABLE edges (at timestamptz NOT NULL);
+SELECT table_name FROM create_hypertable('edges', 'at', chunk_time_interval => interval '1 month');
+INSERT INTO edges VALUES ('4714-11-24 00:00:00+00 BC'), ('294276-12-31 23:59:59.999999+00');
+SELECT at, chunk_of(tableoid) FROM edges ORDER BY at;
 
 -- widths that are refused
 CREATE TABLE refused (at timestamptz NOT NULL, tick integer NOT NULL);
