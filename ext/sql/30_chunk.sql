@@ -115,55 +115,30 @@ AS $$
                    coalesce(_tally_internal.internal_to_bound(range_end, time_type), 'MAXVALUE') AS high) b
 $$;
 
--- The chunk holding point, created if missing.  Its range is the aligned
--- interval around point, clipped where it would overlap an existing chunk
--- (after set_chunk_time_interval, or partitions registered by
--- create_hypertable).  Rows of that range in the default partition are moved
--- into the new chunk in the same transaction.  With nowait, a lock that is
--- not free at once raises lock_not_available instead of waiting.
-CREATE OR REPLACE FUNCTION _tally_internal.chunk_for_point(hypertable_id integer, point bigint,
-                                                nowait boolean DEFAULT false)
-    RETURNS _tally_catalog.chunk
+-- The range a new chunk holding point gets: its aligned interval, clipped
+-- where it would overlap an existing chunk (after set_chunk_time_interval,
+-- or partitions registered by create_hypertable).
+CREATE OR REPLACE FUNCTION _tally_internal.new_chunk_range(ht _tally_catalog.hypertable, point bigint,
+                                                          OUT range_start bigint, OUT range_end bigint)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT GREATEST(r.range_start, (SELECT max(k.range_end) FROM _tally_catalog.chunk k
+                                     WHERE k.hypertable_id = ht.id AND k.range_end <= point)),
+           LEAST(r.range_end, (SELECT min(k.range_start) FROM _tally_catalog.chunk k
+                                WHERE k.hypertable_id = ht.id AND k.range_start > point))
+      FROM _tally_internal.chunk_range(point, ht.chunk_interval, ht.chunk_months, ht.time_type) r
+$$;
+
+-- A table made to become a chunk of ht, owned by ht's owner, not attached.
+CREATE OR REPLACE FUNCTION _tally_internal.create_chunk_table(ht _tally_catalog.hypertable,
+                                                             OUT chunk_id integer, OUT chunk_rel regclass)
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    ht _tally_catalog.hypertable;
-    c _tally_catalog.chunk;
-    new_start bigint;
-    new_end bigint;
-    chunk_id integer;
     chunk_name name;
-    chunk_rel regclass;
-    low text;
-    high text;
-    range_condition text;
-    has_stray_rows boolean;
 BEGIN
-    SELECT * INTO STRICT ht FROM _tally_catalog.hypertable h WHERE h.id = hypertable_id;
-    EXECUTE format('LOCK TABLE ONLY %s IN SHARE ROW EXCLUSIVE MODE%s', ht.relid,
-                   CASE WHEN nowait THEN ' NOWAIT' ELSE '' END);
-
-    SELECT * INTO c FROM _tally_catalog.chunk k
-     WHERE k.hypertable_id = ht.id AND k.range_start <= point
-       AND (point < k.range_end OR k.range_end = 9223372036854775807);
-    IF FOUND THEN
-        RETURN c;
-    END IF;
-
-    SELECT r.range_start, r.range_end INTO new_start, new_end
-      FROM _tally_internal.chunk_range(point, ht.chunk_interval, ht.chunk_months, ht.time_type) r;
-    new_start := GREATEST(new_start, (SELECT max(k.range_end) FROM _tally_catalog.chunk k
-                                       WHERE k.hypertable_id = ht.id AND k.range_end <= point));
-    new_end := LEAST(new_end, (SELECT min(k.range_start) FROM _tally_catalog.chunk k
-                                WHERE k.hypertable_id = ht.id AND k.range_start > point));
-
-    low := _tally_internal.internal_to_bound(new_start, ht.time_type);
-    high := CASE WHEN new_end = 9223372036854775807 THEN 'MAXVALUE'
-                 ELSE _tally_internal.internal_to_bound(new_end, ht.time_type) END;
-    range_condition := _tally_internal.range_condition(ht.time_column, ht.time_type, new_start,
-                                                       nullif(new_end, 9223372036854775807));
-
     chunk_id := nextval('_tally_catalog.chunk_id_seq');
     chunk_name := format('_hyper_%s_%s_chunk', ht.id, chunk_id);
     EXECUTE format('CREATE TABLE _tally_internal.%I (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS'
@@ -172,7 +147,28 @@ BEGIN
     chunk_rel := format('_tally_internal.%I', chunk_name)::regclass;
     EXECUTE format('ALTER TABLE %s OWNER TO %I', chunk_rel,
                    (SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = ht.relid));
+END
+$$;
 
+-- Attaches chunk_rel to ht over [range_start, range_end) and enters it in
+-- the catalog; rows of the range waiting in the default partition move
+-- into it first.  The caller holds SHARE ROW EXCLUSIVE on the hypertable.
+CREATE OR REPLACE FUNCTION _tally_internal.attach_chunk(ht _tally_catalog.hypertable, chunk_id integer,
+                                                       chunk_rel regclass, range_start bigint,
+                                                       range_end bigint, nowait boolean)
+    RETURNS _tally_catalog.chunk
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c _tally_catalog.chunk;
+    low text := _tally_internal.internal_to_bound(range_start, ht.time_type);
+    high text := CASE WHEN range_end = 9223372036854775807 THEN 'MAXVALUE'
+                      ELSE _tally_internal.internal_to_bound(range_end, ht.time_type) END;
+    range_condition text := _tally_internal.range_condition(ht.time_column, ht.time_type, range_start,
+                                                            nullif(range_end, 9223372036854775807));
+    has_stray_rows boolean;
+BEGIN
     -- ATTACH locks the default partition too; taking the lock first makes
     -- nowait cover it and keeps the stray rows from changing under us
     EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE%s', ht.default_partition,
@@ -193,12 +189,185 @@ BEGIN
                    ht.relid, chunk_rel, low, high);
 
     INSERT INTO _tally_catalog.chunk (id, hypertable_id, relid, range_start, range_end)
-    VALUES (chunk_id, ht.id, chunk_rel, new_start, new_end)
+    VALUES (chunk_id, ht.id, chunk_rel, range_start, range_end)
     RETURNING * INTO c;
     RETURN c;
 END
 $$;
 
+-- The chunk holding point, created if missing, with the range of
+-- new_chunk_range.  Rows of that range in the default partition are moved
+-- into the new chunk in the same transaction.  With nowait, a lock that is
+-- not free at once raises lock_not_available instead of waiting.
+CREATE OR REPLACE FUNCTION _tally_internal.chunk_for_point(hypertable_id integer, point bigint,
+                                                nowait boolean DEFAULT false)
+    RETURNS _tally_catalog.chunk
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ht _tally_catalog.hypertable;
+    c _tally_catalog.chunk;
+    r record;
+    t record;
+BEGIN
+    SELECT * INTO STRICT ht FROM _tally_catalog.hypertable h WHERE h.id = hypertable_id;
+    EXECUTE format('LOCK TABLE ONLY %s IN SHARE ROW EXCLUSIVE MODE%s', ht.relid,
+                   CASE WHEN nowait THEN ' NOWAIT' ELSE '' END);
+
+    SELECT * INTO c FROM _tally_catalog.chunk k
+     WHERE k.hypertable_id = ht.id AND k.range_start <= point
+       AND (point < k.range_end OR k.range_end = 9223372036854775807);
+    IF FOUND THEN
+        RETURN c;
+    END IF;
+
+    r := _tally_internal.new_chunk_range(ht, point);
+    t := _tally_internal.create_chunk_table(ht);
+    RETURN _tally_internal.attach_chunk(ht, t.chunk_id, t.chunk_rel, r.range_start, r.range_end, nowait);
+END
+$$;
+
+-- Chunks made by a load (src/hypertable/copy.c).  A COPY that meets a row
+-- no chunk covers cannot attach a chunk while it runs: PostgreSQL refuses
+-- to change a table that a running statement is writing.  So it makes the
+-- chunk's table at once, writes the range's rows straight into it, and
+-- attaches it when the COPY has read its last row.  Both functions run as
+-- the extension's owner, called by the COPY, which has checked the user's
+-- privileges.
+
+-- A table for the rows of the load around point, with a CHECK of its range
+-- so that ATTACH need not scan it; NULL where a chunk covers point, or
+-- point can have no chunk.
+CREATE OR REPLACE FUNCTION _tally_internal.create_pending_chunk(hypertable_id integer, point bigint,
+                                                               OUT chunk_id integer, OUT chunk_rel regclass,
+                                                               OUT range_start bigint, OUT range_end bigint)
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ht _tally_catalog.hypertable;
+    r record;
+    t record;
+BEGIN
+    SELECT * INTO STRICT ht FROM _tally_catalog.hypertable h WHERE h.id = hypertable_id;
+    IF EXISTS (SELECT FROM _tally_catalog.chunk k
+                WHERE k.hypertable_id = ht.id AND k.range_start <= point
+                  AND (point < k.range_end OR k.range_end = 9223372036854775807)) THEN
+        RETURN;
+    END IF;
+    BEGIN
+        r := _tally_internal.new_chunk_range(ht, point);
+    EXCEPTION WHEN datetime_field_overflow OR numeric_value_out_of_range THEN
+        RETURN;     -- beyond the range chunks can cover: the default partition keeps it
+    END;
+    t := _tally_internal.create_chunk_table(ht);
+    EXECUTE format('ALTER TABLE %s ADD CONSTRAINT tally_load_range CHECK (%s)', t.chunk_rel,
+                   _tally_internal.range_condition(ht.time_column, ht.time_type, r.range_start,
+                                                   nullif(r.range_end, 9223372036854775807)));
+    chunk_id := t.chunk_id;
+    chunk_rel := t.chunk_rel;
+    range_start := r.range_start;
+    range_end := r.range_end;
+END
+$$;
+
+-- Attaches a table of create_pending_chunk once the load has written it,
+-- and returns true.  The hypertable's lock waits for other writers; when it
+-- cannot be had (a lock timeout, or another load that waits for this one)
+-- it returns false, having checked the table's rows against the
+-- hypertable's foreign keys as ATTACH would have: the caller then moves the
+-- rows into the default partition.  No other chunk can have taken the
+-- range meanwhile: attaching one needs the lock this load's ROW EXCLUSIVE
+-- conflicts with.
+CREATE OR REPLACE FUNCTION _tally_internal.attach_pending_chunk(hypertable_id integer, chunk_id integer,
+                                                               chunk_rel regclass, range_start bigint,
+                                                               range_end bigint)
+    RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    SET lock_timeout = '10s'
+AS $$
+DECLARE
+    ht _tally_catalog.hypertable;
+BEGIN
+    SELECT * INTO STRICT ht FROM _tally_catalog.hypertable h WHERE h.id = hypertable_id;
+    BEGIN
+        EXECUTE format('LOCK TABLE ONLY %s IN SHARE ROW EXCLUSIVE MODE', ht.relid);
+        PERFORM _tally_internal.attach_chunk(ht, chunk_id, chunk_rel, range_start, range_end, false);
+        EXECUTE format('ALTER TABLE %s DROP CONSTRAINT tally_load_range', chunk_rel);
+        RETURN true;
+    EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
+        NULL;
+    END;
+    PERFORM _tally_internal.check_foreign_keys(ht.relid, chunk_rel);
+    RETURN false;
+END
+$$;
+
+-- Drops a table of create_pending_chunk whose rows went elsewhere.
+CREATE OR REPLACE FUNCTION _tally_internal.drop_pending_chunk(chunk_rel regclass) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
+                    WHERE k.conrelid = chunk_rel AND k.conname = 'tally_load_range'
+                      AND c.relnamespace = '_tally_internal'::regnamespace AND NOT c.relispartition) THEN
+        RAISE EXCEPTION '% is not a table made by a load', chunk_rel
+            USING ERRCODE = 'wrong_object_type';
+    END IF;
+    EXECUTE format('DROP TABLE %s', chunk_rel);
+END
+$$;
+
+-- Raises foreign_key_violation unless every row of rows (a table with the
+-- columns of relation) meets relation's foreign keys; the referenced rows
+-- are locked FOR KEY SHARE, as PostgreSQL's own checks lock them.
+CREATE OR REPLACE FUNCTION _tally_internal.check_foreign_keys(relation regclass, rows regclass)
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    fk record;
+    names text;
+    cols text;
+    values text;
+    refcols text;
+    all_set text;
+    partly_set text;
+    missing text;
+BEGIN
+    FOR fk IN SELECT k.conname, k.conkey, k.confkey, k.confrelid::regclass AS referenced, k.confmatchtype
+                FROM pg_constraint k WHERE k.conrelid = relation AND k.contype = 'f' ORDER BY k.conname LOOP
+        SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY u.n),
+               string_agg(format('p.%I', a.attname), ', ' ORDER BY u.n),
+               string_agg(format('p.%I::text', a.attname), ', ' ORDER BY u.n),
+               string_agg(format('p.%I IS NOT NULL', a.attname), ' AND ' ORDER BY u.n),
+               string_agg(format('p.%I IS NOT NULL', a.attname), ' OR ' ORDER BY u.n)
+          INTO names, cols, values, all_set, partly_set
+          FROM unnest(fk.conkey) WITH ORDINALITY u(attnum, n)
+          JOIN pg_attribute a ON a.attrelid = relation AND a.attnum = u.attnum;
+        SELECT string_agg(format('r.%I', a.attname), ', ' ORDER BY u.n) INTO refcols
+          FROM unnest(fk.confkey) WITH ORDINALITY u(attnum, n)
+          JOIN pg_attribute a ON a.attrelid = fk.referenced AND a.attnum = u.attnum;
+        EXECUTE format('SELECT FROM %s r WHERE (%s) IN (SELECT %s FROM %s p WHERE %s) FOR KEY SHARE OF r',
+                       fk.referenced, refcols, cols, rows, all_set);
+        EXECUTE format('SELECT concat_ws('', '', %s) FROM %s p WHERE %s AND NOT EXISTS (SELECT FROM %s r WHERE (%s) = (%s)) LIMIT 1',
+                       values, rows,
+                       CASE WHEN fk.confmatchtype = 'f' THEN format('(%s)', partly_set) ELSE all_set END,
+                       fk.referenced, refcols, cols)
+            INTO missing;
+        IF missing IS NOT NULL THEN
+            RAISE EXCEPTION 'insert or update on table "%" violates foreign key constraint "%"',
+                            relation, fk.conname
+                USING ERRCODE = 'foreign_key_violation',
+                      DETAIL = format('Key (%s)=(%s) is not present in table "%s".', names, missing, fk.referenced);
+        END IF;
+    END LOOP;
+END
+$$;
 -- Chunk maintenance: create the chunks for now and the next interval, and
 -- move rows that landed in the default partition into chunks of their own.
 -- Returns the number of chunks created.  A row whose time cannot have a

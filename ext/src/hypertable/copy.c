@@ -18,9 +18,16 @@
  * copied; and all chunks share one bulk-insert state, so the whole load
  * cycles through one small ring of shared buffers, as a plain table's does.
  *
- * Rows that no chunk covers go to the default partition, as they would
- * through PostgreSQL; its deferred trigger moves them into new chunks at
- * commit.  COPY statements this path does not handle exactly as PostgreSQL
+ * A row that no chunk covers starts a chunk of its own: PostgreSQL cannot
+ * attach a partition to a table a running statement writes, so the chunk's
+ * table is made at once (_tally_internal.create_pending_chunk), the range's
+ * rows are written straight into it, and it is attached when the last row
+ * has been read (attach_pending_chunk), its indexes built then in one pass.
+ * A load into a fresh hypertable thus runs as a load into plain tables.
+ * Where the hypertable has AFTER ROW triggers of its own, which a table not
+ * yet attached would not fire, such rows go to the default partition as
+ * they would through PostgreSQL, and its deferred trigger moves them into
+ * new chunks at commit.  COPY statements this path does not handle exactly as PostgreSQL
  * would (WHERE, FREEZE, BEFORE ROW triggers, stored generated columns, row
  * security, partitions that are not plain tables) are left to PostgreSQL.
  *
@@ -66,7 +73,17 @@
 #include "utils/rls.h"
 #include "utils/syscache.h"
 
+#include "executor/spi.h"
+#include "catalog/partition.h"
+#include "parser/parse_func.h"
+#include "utils/snapmgr.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
+
+#include "extension_owner.h"
 #include "hypertable/copy.h"
+#include "hypertable/time_value.h"
+#include "search_path.h"
 
 /* PostgreSQL's own limits for one batch of buffered rows (copyfrom.c) */
 #define MAX_BUFFERED_TUPLES		1000
@@ -94,6 +111,16 @@ typedef struct RangeBound
 	int64		value;
 } RangeBound;
 
+/* A chunk's table made by this load, attached when the load is over. */
+typedef struct PendingChunk
+{
+	int32		chunk_id;
+	Oid			relid;
+	int64		range_start;	/* internal time, [range_start, range_end) */
+	int64		range_end;		/* PG_INT64_MAX: no upper bound */
+	ChunkBuffer *buffer;
+} PendingChunk;
+
 typedef struct HypertableCopy
 {
 	CopyFromState cstate;
@@ -116,6 +143,12 @@ typedef struct HypertableCopy
 	bool		last_lo_open;	/* ... with no lower bound */
 	bool		last_hi_open;	/* ... with no upper bound */
 
+	/* chunks made by this load (none when the hypertable has AFTER ROW triggers) */
+	bool		make_chunks;
+	int32		hypertable_id;
+	List	   *pending;		/* PendingChunk *, outliving the executor state */
+	MemoryContext pending_cxt;
+
 	/* the batch being buffered */
 	int			max_tuples;
 	int			batch_tuples;
@@ -126,9 +159,9 @@ typedef struct HypertableCopy
 
 /* -- when this path applies ------------------------------------------------ */
 
-/* The time type of relid if it is a hypertable, else InvalidOid. */
+/* The time type of relid if it is a hypertable, else InvalidOid; its id in *id. */
 static Oid
-hypertable_time_type(Oid relid)
+hypertable_time_type(Oid relid, int32 *id)
 {
 	Oid			extension;
 	Oid			catalog_ns;
@@ -159,6 +192,7 @@ hypertable_time_type(Oid relid)
 
 		if (!isnull)
 			time_type = DatumGetObjectId(type);
+		*id = DatumGetInt32(heap_getattr(tuple, 1 /* id */ , RelationGetDescr(rel), &isnull));
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
@@ -270,7 +304,8 @@ option_given(const CopyStmt *stmt, const char *name)
  * statement or the table needs PostgreSQL's own per-row work.
  */
 static bool
-copy_routable(const CopyStmt *stmt, Relation rel, PartitionDesc partdesc, Oid *time_type)
+copy_routable(const CopyStmt *stmt, Relation rel, PartitionDesc partdesc, Oid *time_type,
+			  int32 *hypertable_id)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 
@@ -278,7 +313,7 @@ copy_routable(const CopyStmt *stmt, Relation rel, PartitionDesc partdesc, Oid *t
 		return false;
 	if (rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
 		return false;
-	*time_type = hypertable_time_type(RelationGetRelid(rel));
+	*time_type = hypertable_time_type(RelationGetRelid(rel), hypertable_id);
 	if (!OidIsValid(*time_type) || !partition_key_routable(rel, *time_type))
 		return false;
 	if (desc->constr != NULL && desc->constr->has_generated_stored)
@@ -289,6 +324,35 @@ copy_routable(const CopyStmt *stmt, Relation rel, PartitionDesc partdesc, Oid *t
 		(rel->trigdesc->trig_insert_before_row || rel->trigdesc->trig_insert_instead_row))
 		return false;
 	return partitions_routable(partdesc);
+}
+
+/*
+ * Whether a load may make chunks of its own: a table not yet attached fires
+ * none of the hypertable's row triggers, so the hypertable must have no
+ * AFTER ROW INSERT trigger of a user's (foreign keys are checked when the
+ * chunk is attached), and this database's extension must be a version that
+ * attaches them.
+ */
+static bool
+may_make_chunks(ResultRelInfo *root)
+{
+	TriggerDesc *trigdesc = root->ri_TrigDesc;
+	Oid			argtypes[2] = {INT4OID, INT8OID};
+
+	if (trigdesc != NULL && trigdesc->trig_insert_after_row)
+	{
+		for (int i = 0; i < trigdesc->numtriggers; i++)
+		{
+			Trigger    *trigger = &trigdesc->triggers[i];
+
+			if (!trigger->tgisinternal && TRIGGER_FOR_ROW(trigger->tgtype) &&
+				TRIGGER_FOR_AFTER(trigger->tgtype) && TRIGGER_FOR_INSERT(trigger->tgtype))
+				return false;
+		}
+	}
+	return OidIsValid(LookupFuncName(list_make2(makeString("_tally_internal"),
+												makeString("create_pending_chunk")),
+									 2, argtypes, true));
 }
 
 /* -- routing ------------------------------------------------------------- */
@@ -343,6 +407,8 @@ in_last_range(HypertableCopy *copy, int64 value)
 }
 
 static ChunkBuffer *open_buffer(HypertableCopy *copy, int partidx);
+static ChunkBuffer *pending_buffer(HypertableCopy *copy, Datum time);
+static ChunkBuffer *new_buffer(HypertableCopy *copy, Oid relid);
 
 /*
  * The buffer of the partition for a time value: as get_partition_for_tuple()
@@ -376,6 +442,13 @@ route(HypertableCopy *copy, Datum time, bool isnull)
 			hi = mid - 1;
 	}
 	partidx = info ? info->indexes[lo + 1] : -1;
+	if (partidx < 0 && copy->make_chunks)
+	{
+		ChunkBuffer *buffer = pending_buffer(copy, time);
+
+		if (buffer != NULL)
+			return buffer;
+	}
 	if (partidx < 0)
 		partidx = info ? info->default_index : -1;
 
@@ -397,9 +470,6 @@ static ChunkBuffer *
 open_buffer(HypertableCopy *copy, int partidx)
 {
 	ChunkBuffer *buffer;
-	Relation	rel;
-	ResultRelInfo *rri;
-	MemoryContext oldcxt;
 
 	if (partidx < 0)
 		ereport(ERROR,
@@ -409,8 +479,22 @@ open_buffer(HypertableCopy *copy, int partidx)
 	if (copy->buffers[partidx] != NULL)
 		return copy->buffers[partidx];
 
+	buffer = new_buffer(copy, copy->partdesc->oids[partidx]);
+	copy->buffers[partidx] = buffer;
+	return buffer;
+}
+
+/* A buffer for rows of table relid, with its ResultRelInfo. */
+static ChunkBuffer *
+new_buffer(HypertableCopy *copy, Oid relid)
+{
+	ChunkBuffer *buffer;
+	Relation	rel;
+	ResultRelInfo *rri;
+	MemoryContext oldcxt;
+
 	oldcxt = MemoryContextSwitchTo(copy->estate->es_query_cxt);
-	rel = table_open(copy->partdesc->oids[partidx], RowExclusiveLock);
+	rel = table_open(relid, RowExclusiveLock);
 	rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(rri, rel, 0, copy->root, copy->estate->es_instrument);
 	CheckValidResultRel(rri, CMD_INSERT);
@@ -435,9 +519,219 @@ open_buffer(HypertableCopy *copy, int partidx)
 	if (rel->rd_createSubid != InvalidSubTransactionId ||
 		rel->rd_firstRelfilenodeSubid != InvalidSubTransactionId)
 		buffer->ti_options |= TABLE_INSERT_SKIP_FSM;
-	copy->buffers[partidx] = buffer;
 	MemoryContextSwitchTo(oldcxt);
 	return buffer;
+}
+
+/*
+ * Runs sql as the extension's owner, under its search_path: the functions
+ * it calls are not for PUBLIC, and the COPY has checked the user's rights.
+ */
+static void
+spi_as_extension_owner(const char *sql, int nargs, Oid *types, Datum *values)
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			nest_level;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	nest_level = tally_pin_search_path();
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(tally_extension_owner(), save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	if (SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "\"%s\" failed", sql);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	tally_restore_search_path(nest_level);
+}
+
+/* The column value as raw int64 units of route(), rounded up from internal time. */
+static int64
+internal_to_raw_ceiling(int64 internal, Oid type)
+{
+	if (type == DATEOID)
+		return internal / USECS_PER_DAY + (internal % USECS_PER_DAY > 0);
+	return internal;
+}
+
+static bool
+time_is_finite(Datum time, Oid type)
+{
+	switch (type)
+	{
+		case DATEOID:
+			return !DATE_NOT_FINITE(DatumGetDateADT(time));
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+			return !TIMESTAMP_NOT_FINITE(DatumGetTimestamp(time));
+		default:
+			return true;
+	}
+}
+
+/*
+ * The buffer of the chunk this load makes for a time that no chunk covers:
+ * one made before, or a new one; NULL where the time can have no chunk.
+ * Sets the range of the previous row to the chunk's.
+ */
+static ChunkBuffer *
+pending_buffer(HypertableCopy *copy, Datum time)
+{
+	int64		point;
+	PendingChunk *chunk = NULL;
+	ListCell   *lc;
+
+	if (!time_is_finite(time, copy->time_type))
+		return NULL;
+	point = tally_time_datum_to_internal(time, copy->time_type);
+	foreach(lc, copy->pending)
+	{
+		PendingChunk *p = lfirst(lc);
+
+		if (p->range_start <= point && (point < p->range_end || p->range_end == PG_INT64_MAX))
+		{
+			chunk = p;
+			break;
+		}
+	}
+	if (chunk == NULL)
+	{
+		Oid			types[2] = {INT4OID, INT8OID};
+		Datum		values[2] = {Int32GetDatum(copy->hypertable_id), Int64GetDatum(point)};
+		HeapTuple	row;
+		TupleDesc	desc;
+		bool		isnull;
+		MemoryContext oldcxt;
+
+		spi_as_extension_owner("SELECT chunk_id, chunk_rel, range_start, range_end"
+							   "  FROM _tally_internal.create_pending_chunk($1, $2)",
+							   2, types, values);
+		row = SPI_tuptable->vals[0];
+		desc = SPI_tuptable->tupdesc;
+		(void) SPI_getbinval(row, desc, 1, &isnull);
+		if (isnull)
+		{
+			SPI_finish();
+			return NULL;
+		}
+		oldcxt = MemoryContextSwitchTo(copy->pending_cxt);
+		chunk = palloc0(sizeof(PendingChunk));
+		chunk->chunk_id = DatumGetInt32(SPI_getbinval(row, desc, 1, &isnull));
+		chunk->relid = DatumGetObjectId(SPI_getbinval(row, desc, 2, &isnull));
+		chunk->range_start = DatumGetInt64(SPI_getbinval(row, desc, 3, &isnull));
+		chunk->range_end = DatumGetInt64(SPI_getbinval(row, desc, 4, &isnull));
+		copy->pending = lappend(copy->pending, chunk);
+		MemoryContextSwitchTo(oldcxt);
+		SPI_finish();
+		chunk->buffer = new_buffer(copy, chunk->relid);
+	}
+	copy->last = chunk->buffer;
+	copy->last_lo_open = false;
+	copy->last_lo = internal_to_raw_ceiling(chunk->range_start, copy->time_type);
+	copy->last_hi_open = chunk->range_end == PG_INT64_MAX;
+	copy->last_hi = internal_to_raw_ceiling(chunk->range_end, copy->time_type);
+	return chunk->buffer;
+}
+
+/*
+ * Moves the rows of a table this load made into the default partition,
+ * where they would have gone through PostgreSQL's COPY: the table could
+ * not be attached.  They were checked against the hypertable's constraints
+ * when they were read, and against its foreign keys since; their triggers
+ * fired with the COPY's.  So they are inserted as a row mover does, with
+ * their indexes (unique ones checked) and the default partition's own
+ * constraints, and no trigger: as the hypertable's owner, whose code that
+ * is, restricted as owner_exec.c runs it.  Chunk maintenance gives them a
+ * chunk later.
+ */
+static void
+move_into_default(Oid hypertable, Oid table)
+{
+	Relation	source = table_open(table, AccessShareLock);
+	Relation	target = table_open(get_default_partition_oid(hypertable), RowExclusiveLock);
+	EState	   *estate = CreateExecutorState();
+	ResultRelInfo *rri = makeNode(ResultRelInfo);
+	TupleConversionMap *map = convert_tuples_by_name(RelationGetDescr(source),
+													 RelationGetDescr(target));
+	TupleTableSlot *in = table_slot_create(source, NULL);
+	TupleTableSlot *out = table_slot_create(target, NULL);
+	BulkInsertState bistate = GetBulkInsertState();
+	CommandId	cid = GetCurrentCommandId(true);
+	Snapshot	snapshot;
+	TableScanDesc scan;
+	Oid			save_userid;
+	int			save_sec_context;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(target->rd_rel->relowner, save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	InitResultRelInfo(rri, target, 0, NULL, 0);
+	ExecOpenIndices(rri, false);
+	CommandCounterIncrement();
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	scan = table_beginscan(source, snapshot, 0, NULL);
+	while (table_scan_getnextslot(scan, ForwardScanDirection, in))
+	{
+		TupleTableSlot *slot = out;
+
+		if (map != NULL)
+			execute_attr_map_slot(map->attrMap, in, out);
+		else
+			ExecCopySlot(out, in);
+		if (target->rd_att->constr != NULL)
+			ExecConstraints(rri, slot, estate);
+		table_tuple_insert(target, slot, cid, 0, bistate);
+		if (rri->ri_NumIndices > 0)
+			list_free(ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL));
+		ResetPerTupleExprContext(estate);
+	}
+	table_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	FreeBulkInsertState(bistate);
+	ExecDropSingleTupleTableSlot(in);
+	ExecDropSingleTupleTableSlot(out);
+	ExecCloseIndices(rri);
+	FreeExecutorState(estate);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	table_close(target, NoLock);
+	table_close(source, NoLock);
+}
+
+/*
+ * Attaches the chunks this load made, once no relation of the COPY is open
+ * any more; the rows of one that cannot be attached go to the default
+ * partition.  Returns how many became chunks.
+ */
+static int
+attach_pending(Oid hypertable, int32 hypertable_id, List *pending)
+{
+	ListCell   *lc;
+	int			attached = 0;
+
+	foreach(lc, pending)
+	{
+		PendingChunk *chunk = lfirst(lc);
+		Oid			types[5] = {INT4OID, INT4OID, REGCLASSOID, INT8OID, INT8OID};
+		Datum		values[5] = {Int32GetDatum(hypertable_id), Int32GetDatum(chunk->chunk_id),
+			ObjectIdGetDatum(chunk->relid), Int64GetDatum(chunk->range_start),
+		Int64GetDatum(chunk->range_end)};
+		bool		isnull;
+
+		spi_as_extension_owner("SELECT _tally_internal.attach_pending_chunk($1, $2, $3, $4, $5)",
+							   5, types, values);
+		if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+		{
+			attached++;
+			SPI_finish();
+			continue;
+		}
+		SPI_finish();
+		move_into_default(hypertable, chunk->relid);
+		spi_as_extension_owner("SELECT _tally_internal.drop_pending_chunk($1)", 1, &types[2], &values[2]);
+		SPI_finish();
+	}
+	return attached;
 }
 
 /* -- buffering and flushing ------------------------------------------------ */
@@ -503,6 +797,8 @@ flush_all(HypertableCopy *copy)
 	int			kept = 0;
 	int			nparts = copy->partdesc->nparts;
 
+	ListCell   *lc;
+
 	for (int i = 0; i < nparts; i++)
 	{
 		if (copy->buffers[i] != NULL)
@@ -512,12 +808,27 @@ flush_all(HypertableCopy *copy)
 				kept++;
 		}
 	}
+	foreach(lc, copy->pending)
+	{
+		ChunkBuffer *buffer = ((PendingChunk *) lfirst(lc))->buffer;
+
+		flush_buffer(copy, buffer);
+		if (buffer->nslots > 0)
+			kept++;
+	}
 	if (kept > MAX_KEPT_BUFFERS)
 	{
 		for (int i = 0; i < nparts; i++)
 		{
 			if (copy->buffers[i] != NULL && copy->buffers[i]->last_used != copy->batch_number)
 				drop_slots(copy->buffers[i]);
+		}
+		foreach(lc, copy->pending)
+		{
+			ChunkBuffer *buffer = ((PendingChunk *) lfirst(lc))->buffer;
+
+			if (buffer->last_used != copy->batch_number)
+				drop_slots(buffer);
 		}
 	}
 	copy->batch_tuples = 0;
@@ -620,18 +931,25 @@ copy_rows(HypertableCopy *copy)
 }
 
 static void
+close_buffer(ChunkBuffer *buffer)
+{
+	drop_slots(buffer);
+	ExecCloseIndices(buffer->rri);
+	table_close(buffer->rri->ri_RelationDesc, NoLock);
+}
+
+static void
 close_buffers(HypertableCopy *copy)
 {
+	ListCell   *lc;
+
 	for (int i = 0; i < copy->partdesc->nparts; i++)
 	{
-		ChunkBuffer *buffer = copy->buffers[i];
-
-		if (buffer == NULL)
-			continue;
-		drop_slots(buffer);
-		ExecCloseIndices(buffer->rri);
-		table_close(buffer->rri->ri_RelationDesc, NoLock);
+		if (copy->buffers[i] != NULL)
+			close_buffer(copy->buffers[i]);
 	}
+	foreach(lc, copy->pending)
+		close_buffer(((PendingChunk *) lfirst(lc))->buffer);
 }
 
 /*
@@ -685,6 +1003,7 @@ tally_copy_from_hypertable(ParseState *pstate, const CopyStmt *stmt, uint64 *pro
 	HypertableCopy copy = {0};
 	List	   *range_table;
 	TriggerDesc *trigdesc;
+	Oid			relid;
 
 	if (!stmt->is_from || stmt->relation == NULL)
 		return false;
@@ -699,7 +1018,7 @@ tally_copy_from_hypertable(ParseState *pstate, const CopyStmt *stmt, uint64 *pro
 	/* one view of the partitions for the whole statement, as the executor's */
 	partdir = CreatePartitionDirectory(CurrentMemoryContext, true);
 	partdesc = PartitionDirectoryLookup(partdir, rel);
-	if (!copy_routable(stmt, rel, partdesc, &time_type))
+	if (!copy_routable(stmt, rel, partdesc, &time_type, &copy.hypertable_id))
 	{
 		DestroyPartitionDirectory(partdir);
 		table_close(rel, NoLock);
@@ -728,6 +1047,8 @@ tally_copy_from_hypertable(ParseState *pstate, const CopyStmt *stmt, uint64 *pro
 	copy.bistate = GetBulkInsertState();
 	/* a volatile default may read the table: then each row is inserted before the next is read */
 	copy.max_tuples = copy.cstate->volatile_defexprs ? 1 : MAX_BUFFERED_TUPLES;
+	copy.make_chunks = may_make_chunks(copy.root);
+	copy.pending_cxt = CurrentMemoryContext;
 
 	AfterTriggerBeginQuery();
 	trigdesc = copy.root->ri_TrigDesc;
@@ -745,6 +1066,15 @@ tally_copy_from_hypertable(ParseState *pstate, const CopyStmt *stmt, uint64 *pro
 	FreeExecutorState(copy.estate);
 	EndCopyFrom(copy.cstate);
 	DestroyPartitionDirectory(partdir);
+	relid = RelationGetRelid(rel);
 	table_close(rel, NoLock);
+	if (copy.pending != NIL)
+	{
+		int			attached = attach_pending(relid, copy.hypertable_id, copy.pending);
+
+		ereport(DEBUG1,
+				(errmsg_internal("COPY made %d chunks, %d attached", list_length(copy.pending),
+								 attached)));
+	}
 	return true;
 }

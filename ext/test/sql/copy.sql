@@ -51,7 +51,7 @@ SET client_min_messages = warning;
 SELECT id, t, v, dim, note, tableoid::regclass AS chunk FROM te ORDER BY id;
 SELECT * FROM placement('te', 't');
 
--- a row no chunk covers waits in the default partition until commit
+-- a row no chunk covers gets its chunk in the COPY itself
 BEGIN;
 COPY te (id, t, v) FROM stdin;
 5	2024-02-01 05:00	50
