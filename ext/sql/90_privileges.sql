@@ -23,5 +23,6 @@ GRANT EXECUTE ON FUNCTION
     _tally_internal.maintain_chunks(regclass),
     _tally_internal.cagg_window_value(text, regtype, regtype, text),
     _tally_internal.refresh_continuous_aggregate(regclass, text, regtype, text, regtype),
-    _tally_internal.cagg_offset_bound(text, regtype)
+    _tally_internal.cagg_offset_bound(text, regtype),
+    _tally_internal.cagg_stddev(numeric)
 TO PUBLIC;

@@ -296,7 +296,7 @@ finalized(CaggDefinition *def, const char *from)
 					/*
 					 * numeric_stddev_internal(): (n*q - s*s) / (n*(n-1)), or
 					 * n*n for the population; 0 when rounding makes it <= 0;
-					 * the root at the variance's scale
+					 * the root rounded once at the variance's scale
 					 */
 					char	   *variance = psprintf("(n%d * q%d - s%d * s%d) / (n%d::numeric * %s)",
 													i, i, i, i, i,
@@ -307,7 +307,7 @@ finalized(CaggDefinition *def, const char *from)
 									 " WHEN n%d * q%d - s%d * s%d <= 0 THEN 0::numeric ELSE %s END AS f%d",
 									 i, i, agg->population ? "" : psprintf(" OR n%d = 1", i),
 									 i, i, i, i,
-									 agg->root ? psprintf("round(sqrt(%s), scale(%s))", variance, variance) :
+									 agg->root ? psprintf("_tally_internal.cagg_stddev(%s)", variance) :
 									 variance, i);
 				}
 				break;

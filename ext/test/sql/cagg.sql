@@ -346,6 +346,18 @@ CREATE MATERIALIZED VIEW cet_days WITH (tally.continuous) AS
     SELECT date_trunc('day', created_at), count(*) FROM clients GROUP BY 1;
 SET timezone = 'UTC';
 
+-- a standard deviation kept by sums is rounded once, at the variance's
+-- scale, as stddev() rounds it: the root of 18512.728200000000 is
+-- 136.06148683591547..., not the 136.061486835916 that rounding sqrt()'s
+-- 136.0614868359155 again gives
+CREATE TABLE spreads (at timestamptz NOT NULL, x numeric(10,2));
+INSERT INTO spreads VALUES ('2024-01-01', 1.17), ('2024-01-01', 193.59);
+CREATE MATERIALIZED VIEW spread_days WITH (tally.continuous) AS
+    SELECT time_bucket('1 day', at) AS day, stddev(x) AS sd, variance(x) AS var FROM spreads GROUP BY 1;
+SELECT sd, var FROM spread_days;
+SELECT stddev(x), variance(x) FROM spreads;
+DROP TABLE spreads CASCADE;
+
 -- a table a continuous aggregate reads is dropped only with CASCADE, which
 -- takes the aggregate along
 DROP TABLE staff;
