@@ -46,6 +46,16 @@ unsupported(const char *what)
 			 errmsg("continuous aggregates do not support %s", what)));
 }
 
+/*
+ * The SQL name of a type without modifier: bpchar and "bit", not character
+ * and bit, which mean character(1) and bit(1).
+ */
+static char *
+type_without_modifier(Oid type)
+{
+	return format_type_with_typemod(type, -1);
+}
+
 static char *
 deparse(CaggDefinition *def, Node *node)
 {
@@ -194,7 +204,7 @@ describe_aggregate(CaggDefinition *def, Aggref *aggref)
 	agg->aggref = aggref;
 	agg->kind = classify(aggref);
 	agg->whole_sql = deparse(def, (Node *) aggref);
-	agg->result_type = format_type_be(aggref->aggtype);
+	agg->result_type = type_without_modifier(aggref->aggtype);
 	agg->filter_sql = aggref->aggfilter ?
 		psprintf(" FILTER (WHERE %s)", deparse(def, (Node *) aggref->aggfilter)) : "";
 	if (list_length(aggref->args) == 1)
@@ -237,7 +247,15 @@ describe_aggregate(CaggDefinition *def, Aggref *aggref)
 			break;
 		case CAGG_MIN:
 		case CAGG_MAX:
-			agg->state_type = format_type_with_typemod(argtype, exprTypmod(arg));
+			/*
+			 * what min() and max() return: their argument's type without its
+			 * modifier (numeric, not numeric(10,2)), as a plain view has it;
+			 * the pending function's rows must match the column exactly
+			 */
+			agg->state_type = type_without_modifier(aggref->aggtype);
+			break;
+		case CAGG_OTHER:
+			agg->state_type = agg->result_type;
 			break;
 		default:
 			break;
@@ -321,7 +339,7 @@ take_bucket(CaggDefinition *def, Node *expr)
 			ReleaseSysCache(tuple);
 		}
 	}
-	def->bucket_type = format_type_be(func->funcresulttype);
+	def->bucket_type = type_without_modifier(func->funcresulttype);
 	if (is_time_bucket)
 	{
 		def->bucket_width_sql = deparse(def, linitial(func->args));
@@ -464,6 +482,7 @@ cagg_define(Query *query)
 	def->ngroups = list_length(query->groupClause);
 	def->group_sql = palloc(sizeof(char *) * def->ngroups);
 	def->group_type = palloc(sizeof(char *) * def->ngroups);
+	def->group_typed_sql = palloc(sizeof(char *) * def->ngroups);
 	i = 0;
 	foreach(lc, query->groupClause)
 	{
@@ -480,6 +499,9 @@ cagg_define(Query *query)
 		def->group_exprs = lappend(def->group_exprs, expr);
 		def->group_sql[i] = deparse(def, expr);
 		def->group_type[i] = format_type_with_typemod(exprType(expr), exprTypmod(expr));
+		/* a no-op cast, that states the modifier the column has */
+		def->group_typed_sql[i] = exprTypmod(expr) >= 0 ?
+			psprintf("(%s)::%s", def->group_sql[i], def->group_type[i]) : def->group_sql[i];
 		if (take_bucket(def, expr))
 		{
 			if (def->bucket >= 0)

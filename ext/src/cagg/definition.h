@@ -35,7 +35,7 @@ typedef struct CaggAggregate
 	char	   *filter_sql;		/* " FILTER (WHERE ...)" or "" */
 	char	   *whole_sql;		/* the whole aggregate */
 	char	   *result_type;	/* SQL type of the aggregate's result */
-	char	   *state_type;		/* SQL type of s or m */
+	char	   *state_type;		/* SQL type of s, m or a, without modifier */
 	char	   *sum_arg_sql;	/* what s sums: the argument, cast for avg of float4 */
 	bool		may_be_nonfinite;	/* a numeric sum: old NaN or infinity marks the group */
 	bool		population;		/* variance: var_pop or stddev_pop, not the sample's */
@@ -55,7 +55,8 @@ typedef struct CaggDefinition
 	int			ngroups;
 	List	   *group_exprs;	/* Expr * of each GROUP BY item, in order */
 	char	  **group_sql;		/* each, deparsed */
-	char	  **group_type;		/* each one's SQL type */
+	char	  **group_type;		/* each one's SQL type, with its modifier */
+	char	  **group_typed_sql;	/* each, cast to that type if it has a modifier */
 	int			bucket;			/* index of the time bucket among the groups */
 	char	   *time_column_sql;	/* r<n>.<time column> */
 	Oid			time_type;

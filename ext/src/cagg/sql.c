@@ -89,7 +89,7 @@ partial_query(CaggDefinition *def, const char *from, const char *extra_where)
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "SELECT ");
 	for (int j = 0; j < def->ngroups; j++)
-		appendStringInfo(&buf, "%s%s AS g%d", j > 0 ? ", " : "", def->group_sql[j], j);
+		appendStringInfo(&buf, "%s%s AS g%d", j > 0 ? ", " : "", def->group_typed_sql[j], j);
 	FOREACH_AGG(def, i, agg)
 	{
 		switch (agg->kind)
@@ -351,9 +351,7 @@ append_state_columns(StringInfo buf, CaggDefinition *def)
 				appendStringInfo(buf, ", m%d %s", i, agg->state_type);
 				break;
 			case CAGG_OTHER:
-				appendStringInfo(buf, ", a%d %s", i,
-								 format_type_with_typemod(agg->aggref->aggtype,
-														  exprTypmod((Node *) agg->aggref)));
+				appendStringInfo(buf, ", a%d %s", i, agg->state_type);
 				break;
 		}
 	}
