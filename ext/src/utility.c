@@ -48,11 +48,13 @@ tally_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 					  QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
+	List	   *renamed_caggs;
 
 	if (IsA(parsetree, CopyStmt) && copy_into_hypertable(pstmt, queryString, queryEnv, qc))
 		return;
 	if (tally_cagg_utility(pstmt, queryString, qc))
 		return;
+	renamed_caggs = tally_cagg_before_rename(parsetree);
 
 	if (IsA(parsetree, TruncateStmt))
 		tally_hypertable_before_truncate((TruncateStmt *) parsetree);
@@ -63,6 +65,7 @@ tally_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 	else
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
 								queryEnv, dest, qc);
+	tally_cagg_after_rename(renamed_caggs);
 	tally_scheduler_after_utility(parsetree);
 }
 

@@ -24,7 +24,11 @@ CREATE TABLE _tally_catalog.continuous_agg (
     refresh_invalidated_probe text NOT NULL,
     refresh_invalidated text[] NOT NULL,
     refresh_deltas_probe text,
-    refresh_deltas      text[] NOT NULL
+    refresh_deltas      text[] NOT NULL,
+    -- a view of the defining query, part of user_view: PostgreSQL keeps its
+    -- tree through renames, from which the SQL above is written again, and
+    -- keeps the columns it reads (NULL for aggregates made before 0.4.0)
+    direct_view         regclass
 );
 -- The tables a continuous aggregate reads (its source and the tables joined
 -- to it), and what a statement on each appends: run by the capture trigger

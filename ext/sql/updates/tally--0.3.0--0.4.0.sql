@@ -65,3 +65,8 @@ DROP FUNCTION _tally_internal.interval_to_internal(interval, regtype);
 DROP FUNCTION _tally_internal.chunk_interval_arg(anyelement, regtype);
 DROP FUNCTION _tally_internal.register_hypertable(integer, regclass, name, regtype, bigint);
 DROP FUNCTION _tally_internal.convert_to_partitioned(regclass, name, regtype, bigint, boolean, integer);
+
+-- Continuous aggregates keep their defining query as a view.  Those made
+-- before have none: they refuse renames, DROP COLUMN and ALTER COLUMN TYPE
+-- on their tables (src/cagg/ddl.c) until they are made again.
+ALTER TABLE _tally_catalog.continuous_agg ADD COLUMN direct_view regclass;

@@ -22,4 +22,13 @@
 extern bool tally_cagg_utility(PlannedStmt *pstmt, const char *query_string,
 							   QueryCompletion *qc);
 
+/*
+ * Before a RenameStmt or AlterObjectSchemaStmt runs: the identifiers of the
+ * continuous aggregates whose SQL names what it renames or moves (refusing
+ * it for those made before 0.4.0).  After it has run, given them,
+ * tally_cagg_after_rename() writes their SQL again with the new names.
+ */
+extern List *tally_cagg_before_rename(Node *parsetree);
+extern void tally_cagg_after_rename(List *cagg_ids);
+
 #endif							/* TALLY_CAGG_H */

@@ -8,10 +8,13 @@
  *
  * A trigger fires for every statement, so each backend keeps the capture
  * SQL of the aggregates it has written to, and their prepared plans (which
- * the plan cache replans when a table they read changes).  The SQL of an
- * aggregate never changes; an entry is forgotten when the relcache says its
- * materialization changed, which dropping the aggregate does (identifiers
- * start again at 1 after DROP EXTENSION).
+ * the plan cache replans when a table they read changes).  An entry is
+ * forgotten when the relcache says its materialization changed: dropping
+ * the aggregate does (identifiers start again at 1 after DROP EXTENSION),
+ * and so does writing its SQL again after a rename (ddl.c).  The catalog is
+ * read with the latest snapshot, as PostgreSQL reads its own: a transaction
+ * whose snapshot is older than a rename it now sees (REPEATABLE READ) must
+ * not run the SQL with the old names.
  *
  * The capture runs with the owner's rights but was started by whoever
  * wrote, so nothing of the writer's session may reach it: it runs under
@@ -38,6 +41,7 @@
 #include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 #include "search_path.h"
@@ -128,6 +132,7 @@ capture_entry(int32 cagg_id, Oid source)
 	if (entry != NULL)
 		remove_entry(entry);
 
+	PushActiveSnapshot(GetLatestSnapshot());
 	if (SPI_execute_with_args("SELECT s.capture_new, s.capture_old, a.capture_truncate, a.mat_table,"
 							  "       a.inval_table, a.delta_table"
 							  "  FROM _tally_catalog.continuous_agg a"
@@ -135,6 +140,7 @@ capture_entry(int32 cagg_id, Oid source)
 							  " WHERE a.id = $1 AND s.source = $2",
 							  2, types, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "continuous aggregate lookup failed");
+	PopActiveSnapshot();
 	if (SPI_processed != 1)
 		return NULL;
 

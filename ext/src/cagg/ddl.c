@@ -9,16 +9,24 @@
  * the aggregate's creator; everything that runs the creator's expressions
  * (the initial load, the capture, the refresh) runs as that creator.
  *
+ * The defining query is kept as a view, the direct view, internal to the
+ * user's view: PostgreSQL keeps its tree through renames, refuses to drop a
+ * column it reads without dropping the aggregate, and dumps it.  All SQL is
+ * written from its tree, at CREATE and again after a rename of something
+ * it reads.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/relation.h"
 #include "access/xact.h"
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/objectaddress.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_rewrite.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "commands/extension.h"
@@ -27,12 +35,16 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "rewrite/rewriteHandler.h"
 #include "tcop/cmdtag.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/regproc.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/ruleutils.h"
 #include "utils/syscache.h"
 
 #include "cagg/cagg.h"
@@ -42,7 +54,7 @@
 
 PG_FUNCTION_INFO_V1(tally_refresh_continuous_aggregate);
 
-#define CATALOG_FIELDS 19
+#define CATALOG_FIELDS 20
 
 /* -- running SQL ---------------------------------------------------------- */
 
@@ -93,6 +105,19 @@ cagg_catalog_exists(void)
 	Oid			catalog_ns = get_namespace_oid("_tally_catalog", true);
 
 	return OidIsValid(catalog_ns) && OidIsValid(get_relname_relid("continuous_agg", catalog_ns));
+}
+
+/*
+ * Whether its aggregates keep their definitions (0.4.0 and later): before
+ * ALTER EXTENSION UPDATE, this library may run on an older catalog.
+ */
+static bool
+cagg_catalog_has_direct_views(void)
+{
+	Oid			catalog_ns = get_namespace_oid("_tally_catalog", true);
+	Oid			catalog = OidIsValid(catalog_ns) ? get_relname_relid("continuous_agg", catalog_ns) : InvalidOid;
+
+	return OidIsValid(catalog) && get_attnum(catalog, "direct_view") != InvalidAttrNumber;
 }
 
 /* The text of a text[] holding items. */
@@ -260,12 +285,55 @@ require_cagg_catalog(void)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("the tally extension installed in this database predates continuous aggregates"),
 				 errhint("Run ALTER EXTENSION tally UPDATE.")));
+	if (!cagg_catalog_has_direct_views())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the tally extension installed in this database is older than its library"),
+				 errhint("Run ALTER EXTENSION tally UPDATE.")));
 }
 
 static char *
 quoted_role(Oid role)
 {
 	return (char *) quote_identifier(GetUserNameFromId(role, false));
+}
+
+/*
+ * The text of the direct view: the defining query as cagg_define() left it
+ * (columns of joins flattened, date_trunc()'s zone fixed), its columns
+ * named as the user's view names them.
+ */
+static char *
+direct_view_sql(Query *query, List *colnames)
+{
+	Query	   *copy = copyObject(query);
+	ListCell   *name = list_head(colnames);
+	ListCell   *lc;
+
+	foreach(lc, copy->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+		if (tle->resjunk || name == NULL)
+			continue;
+		tle->resname = strVal(lfirst(name));
+		name = lnext(colnames, name);
+	}
+	return pg_get_querydef(copy, false);
+}
+
+/*
+ * The defining query of a direct view, taken apart.  Call with search_path
+ * set to pg_catalog, so that every name is written qualified.
+ */
+static CaggDefinition *
+definition_of(Oid direct_view, LOCKMODE lockmode)
+{
+	Relation	rel = relation_open(direct_view, lockmode);
+	Query	   *query = copyObject(get_view_query(rel));
+
+	relation_close(rel, NoLock);
+	return cagg_define(query);
 }
 
 static void
@@ -280,6 +348,9 @@ create_cagg(CreateTableAsStmt *stmt, CaggOptions opts)
 	int			id;
 	bool		isnull;
 	Oid			final_view;
+	Oid			direct_view;
+	Oid			user_view;
+	char	   *direct_view_name;
 	char	   *view_name;
 	int			save_nestlevel;
 	StringInfoData columns;
@@ -315,6 +386,15 @@ create_cagg(CreateTableAsStmt *stmt, CaggOptions opts)
 	if (SPI_processed != 1)
 		elog(ERROR, "could not allocate a continuous aggregate id");
 	id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+
+	/* the definition, kept as a view: all SQL is written from its tree */
+	direct_view_name = psprintf("_tally_internal._direct_%d", id);
+	exec_as(owner, psprintf("CREATE VIEW %s AS %s", direct_view_name,
+							direct_view_sql(def->query, into->colNames)),
+			false);
+	exec_as(owner, psprintf("ALTER VIEW %s OWNER TO %s", direct_view_name, quoted_role(user)), false);
+	direct_view = relation_oid(direct_view_name);
+	def = definition_of(direct_view, AccessShareLock);
 	sql = cagg_sql(def, id);
 
 	/* the tables and the final view, made by the extension's owner, given to the user */
@@ -353,6 +433,16 @@ create_cagg(CreateTableAsStmt *stmt, CaggOptions opts)
 		appendStringInfoChar(&columns, ')');
 	exec_sql(psprintf("CREATE VIEW %s %s AS %s", view_name, columns.data,
 					  cagg_user_view_sql(def, final_view)));
+	user_view = relation_oid(view_name);
+	/* the direct view is part of the user's view: a column it reads is dropped only with it */
+	{
+		ObjectAddress direct_address;
+		ObjectAddress user_address;
+
+		ObjectAddressSet(direct_address, RelationRelationId, direct_view);
+		ObjectAddressSet(user_address, RelationRelationId, user_view);
+		recordDependencyOn(&direct_address, &user_address, DEPENDENCY_INTERNAL);
+	}
 
 	/* capture of every change of every source table */
 	foreach(lc, def->sources)
@@ -372,7 +462,7 @@ create_cagg(CreateTableAsStmt *stmt, CaggOptions opts)
 	{
 		const char *fields[CATALOG_FIELDS] = {
 			psprintf("%d", id),
-			psprintf("%u", relation_oid(view_name)),
+			psprintf("%u", user_view),
 			psprintf("%u", final_view),
 			psprintf("%u", def->source),
 			sql->mat_table,
@@ -389,7 +479,8 @@ create_cagg(CreateTableAsStmt *stmt, CaggOptions opts)
 			sql->refresh_invalidated_probe,
 			text_array_literal(sql->refresh_invalidated),
 			sql->refresh_deltas_probe ? sql->refresh_deltas_probe : "",
-			text_array_literal(sql->refresh_deltas)
+			text_array_literal(sql->refresh_deltas),
+			psprintf("%u", direct_view)
 		};
 
 		for (int i = 0; i < CATALOG_FIELDS; i++)
@@ -401,11 +492,11 @@ create_cagg(CreateTableAsStmt *stmt, CaggOptions opts)
 						  " source, mat_table, delta_table, inval_table, bucket_column, bucket_type,"
 						  " materialized_only, delta_mode, realtime_body, materialized_body,"
 						  " capture_truncate, refresh_lock, refresh_invalidated_probe, refresh_invalidated,"
-						  " refresh_deltas_probe, refresh_deltas)"
+						  " refresh_deltas_probe, refresh_deltas, direct_view)"
 						  " VALUES ($1::integer, $2::oid::regclass, $3::oid::regclass, $4::oid::regclass,"
 						  " $5::regclass, nullif($6, '')::regclass, $7::regclass, $8::name,"
 						  " $9::regtype, $10::boolean, $11::boolean, $12, $13, $14, $15, $16, $17::text[],"
-						  " nullif($18, ''), $19::text[])",
+						  " nullif($18, ''), $19::text[], $20::oid::regclass)",
 						  false, CATALOG_FIELDS, argtypes, values);
 		foreach(lc, sql->captures)
 		{
@@ -508,6 +599,309 @@ alter_cagg(AlterTableStmt *stmt, int id, Oid view)
 	}
 }
 
+/* -- changes of what an aggregate reads ------------------------------------ */
+
+/*
+ * Refuses a change of a table that an aggregate made before 0.4.0 reads:
+ * it has no direct view, so neither its SQL nor its columns can follow.
+ */
+static void
+refuse_for_old_cagg(const char *view)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("continuous aggregate \"%s\" cannot follow this change of a table it reads", view),
+			 errdetail("It was created before tally 0.4.0, which did not keep its definition."),
+			 errhint("Drop the continuous aggregate, make the change, and create the aggregate again.")));
+}
+
+/*
+ * Writes the SQL of aggregate id again from its direct view, after a rename
+ * of something it reads: the catalog's statements, the pending function and
+ * the final view.  Every backend forgets the capture SQL it keeps on the
+ * relcache invalidation of the materialization.  Called inside SPI.
+ */
+static void
+rewrite_cagg_sql(int id)
+{
+	Oid			owner = extension_owner();
+	Oid			types[9] = {INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[9];
+	Oid			direct_view;
+	Oid			mat_table;
+	bool		materialized_only;
+	bool		isnull;
+	CaggDefinition *def;
+	CaggSql    *sql;
+	ListCell   *lc;
+	int			save_nestlevel;
+
+	values[0] = Int32GetDatum(id);
+	if (SPI_execute_with_args("SELECT direct_view, mat_table, materialized_only"
+							  "  FROM _tally_catalog.continuous_agg WHERE id = $1",
+							  1, types, values, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "continuous aggregate %d not found", id);
+	direct_view = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (isnull)
+		return;
+	mat_table = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	materialized_only = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	/*
+	 * one writer at a time: the second sees the names the first committed
+	 * (taking a lock reads the invalidations)
+	 */
+	def = definition_of(direct_view, ShareUpdateExclusiveLock);
+	sql = cagg_sql(def, id);
+
+	exec_as(owner, sql->create_pending_function, false);
+	exec_as(owner, psprintf("CREATE OR REPLACE VIEW %s AS %s", sql->final_view,
+							materialized_only ? sql->materialized_body : sql->realtime_body),
+			false);
+	values[1] = CStringGetTextDatum(sql->realtime_body);
+	values[2] = CStringGetTextDatum(sql->materialized_body);
+	values[3] = CStringGetTextDatum(sql->capture_truncate);
+	values[4] = CStringGetTextDatum(sql->refresh_lock);
+	values[5] = CStringGetTextDatum(sql->refresh_invalidated_probe);
+	values[6] = CStringGetTextDatum(text_array_literal(sql->refresh_invalidated));
+	values[7] = CStringGetTextDatum(sql->refresh_deltas_probe ? sql->refresh_deltas_probe : "");
+	values[8] = CStringGetTextDatum(text_array_literal(sql->refresh_deltas));
+	exec_as_with_args(owner, "UPDATE _tally_catalog.continuous_agg SET realtime_body = $2,"
+					  " materialized_body = $3, capture_truncate = $4, refresh_lock = $5,"
+					  " refresh_invalidated_probe = $6, refresh_invalidated = $7::text[],"
+					  " refresh_deltas_probe = nullif($8, ''), refresh_deltas = $9::text[] WHERE id = $1",
+					  false, 9, types, values);
+	foreach(lc, sql->captures)
+	{
+		CaggCapture *capture = lfirst(lc);
+		Oid			capture_types[4] = {INT4OID, OIDOID, TEXTOID, TEXTOID};
+		Datum		capture_values[4] = {Int32GetDatum(id), ObjectIdGetDatum(capture->relid),
+			CStringGetTextDatum(capture->capture_new),
+		CStringGetTextDatum(capture->capture_old)};
+
+		exec_as_with_args(owner, "UPDATE _tally_catalog.continuous_agg_source SET capture_new = $3,"
+						  " capture_old = $4 WHERE cagg_id = $1 AND source = $2",
+						  false, 4, capture_types, capture_values);
+	}
+	CacheInvalidateRelcacheByRelid(mat_table);
+	AtEOXact_GUC(true, save_nestlevel);
+}
+
+/*
+ * The object that a RenameStmt or an AlterObjectSchemaStmt is about to
+ * rename or move, found before it runs (a renamed table is not found by its
+ * name afterwards); false for objects no aggregate's SQL names.
+ */
+static bool
+object_to_rename(Node *parsetree, ObjectAddress *address)
+{
+	ObjectType	type;
+	RangeVar   *relation;
+	Node	   *object;
+	Relation	unused = NULL;
+
+	if (IsA(parsetree, RenameStmt))
+	{
+		RenameStmt *stmt = (RenameStmt *) parsetree;
+
+		if (stmt->renameType == OBJECT_SCHEMA)
+		{
+			ObjectAddressSet(*address, NamespaceRelationId, get_namespace_oid(stmt->subname, true));
+			return OidIsValid(address->objectId);
+		}
+		type = stmt->renameType;
+		relation = stmt->relation;
+		object = stmt->object;
+	}
+	else
+	{
+		AlterObjectSchemaStmt *stmt = castNode(AlterObjectSchemaStmt, parsetree);
+
+		type = stmt->objectType;
+		relation = stmt->relation;
+		object = stmt->object;
+	}
+	switch (type)
+	{
+		case OBJECT_TABLE:
+		case OBJECT_COLUMN:
+		case OBJECT_ATTRIBUTE:
+			ObjectAddressSet(*address, RelationRelationId, RangeVarGetRelid(relation, NoLock, true));
+			break;
+		case OBJECT_TYPE:
+		case OBJECT_DOMAIN:
+			/* named by a list here, as get_object_address() does not take it */
+			object = (Node *) makeTypeNameFromNameList(castNode(List, object));
+			/* FALLTHROUGH */
+		case OBJECT_FUNCTION:
+		case OBJECT_AGGREGATE:
+		case OBJECT_ROUTINE:
+		case OBJECT_OPERATOR:
+		case OBJECT_COLLATION:
+			/* with the lock the statement takes next */
+			*address = get_object_address(type, object, &unused, AccessExclusiveLock, true);
+			break;
+		default:
+			return false;
+	}
+	return OidIsValid(address->objectId);
+}
+
+/*
+ * The aggregates whose SQL names an object, or an object of a schema: those
+ * whose direct view depends on it.  An aggregate made before 0.4.0 refuses
+ * a rename or move of a table it reads, or of its schema.
+ */
+static List *
+caggs_naming(const ObjectAddress *address)
+{
+	Oid			types[3] = {OIDOID, OIDOID, TEXTOID};
+	Datum		values[3];
+	MemoryContext caller = CurrentMemoryContext;
+	List	   *ids = NIL;
+
+	values[0] = ObjectIdGetDatum(address->classId);
+	values[1] = ObjectIdGetDatum(address->objectId);
+	values[2] = CStringGetTextDatum(address->classId == NamespaceRelationId ?
+									get_namespace_name(address->objectId) : "");
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT a.id, a.direct_view IS NULL, c.relname::text"
+							  "  FROM _tally_catalog.continuous_agg a"
+							  "  JOIN pg_catalog.pg_class c ON c.oid = a.user_view"
+							  " WHERE EXISTS (SELECT FROM pg_catalog.pg_rewrite r"
+							  "                 JOIN pg_catalog.pg_depend d ON d.objid = r.oid"
+							  "                WHERE r.ev_class = a.direct_view AND d.deptype = 'n'"
+							  "                  AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass"
+							  "                  AND (d.refclassid = $1 AND d.refobjid = $2"
+							  "                       OR $1 = 'pg_catalog.pg_namespace'::pg_catalog.regclass"
+							  "                          AND (pg_catalog.pg_identify_object(d.refclassid, d.refobjid, 0)).schema = $3))"
+							  "    OR a.direct_view IS NULL"
+							  "       AND EXISTS (SELECT FROM _tally_catalog.continuous_agg_source s"
+							  "                     JOIN pg_catalog.pg_class t ON t.oid = s.source"
+							  "                    WHERE s.cagg_id = a.id"
+							  "                      AND ($1 = 'pg_catalog.pg_class'::pg_catalog.regclass AND t.oid = $2"
+							  "                           OR $1 = 'pg_catalog.pg_namespace'::pg_catalog.regclass"
+							  "                              AND t.relnamespace = $2))"
+							  " ORDER BY a.id",
+							  3, types, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "continuous aggregate lookup failed");
+	for (uint64 row = 0; row < SPI_processed; row++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[row];
+		bool		isnull;
+		MemoryContext spi = MemoryContextSwitchTo(caller);
+
+		if (DatumGetBool(SPI_getbinval(tuple, SPI_tuptable->tupdesc, 2, &isnull)))
+			refuse_for_old_cagg(SPI_getvalue(tuple, SPI_tuptable->tupdesc, 3));
+		ids = lappend_int(ids, DatumGetInt32(SPI_getbinval(tuple, SPI_tuptable->tupdesc, 1, &isnull)));
+		MemoryContextSwitchTo(spi);
+	}
+	SPI_finish();
+	return ids;
+}
+
+List *
+tally_cagg_before_rename(Node *parsetree)
+{
+	ObjectAddress address;
+
+	if ((!IsA(parsetree, RenameStmt) && !IsA(parsetree, AlterObjectSchemaStmt)) ||
+		!cagg_catalog_has_direct_views() || !object_to_rename(parsetree, &address))
+		return NIL;
+	return caggs_naming(&address);
+}
+
+void
+tally_cagg_after_rename(List *cagg_ids)
+{
+	ListCell   *lc;
+
+	if (cagg_ids == NIL)
+		return;
+	/* see the new names */
+	CommandCounterIncrement();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	foreach(lc, cagg_ids)
+		rewrite_cagg_sql(lfirst_int(lc));
+	SPI_finish();
+}
+
+/*
+ * ALTER COLUMN TYPE of a column an aggregate reads is refused here, before
+ * it runs, naming the aggregate (PostgreSQL would name its direct view).
+ * DROP COLUMN of such a column PostgreSQL refuses itself, naming the
+ * aggregate's view, of which the direct view is part; with CASCADE it drops
+ * the aggregate.  An aggregate made before 0.4.0 does not say which columns
+ * it reads: both are refused on every column of its tables.
+ */
+static void
+check_column_changes(AlterTableStmt *stmt)
+{
+	Oid			relid = InvalidOid;
+	ListCell   *lc;
+
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+		AttrNumber	attnum;
+		Oid			types[3] = {OIDOID, INT2OID, BOOLOID};
+		Datum		values[3];
+
+		if (cmd->subtype != AT_AlterColumnType && cmd->subtype != AT_DropColumn)
+			continue;
+		if (!OidIsValid(relid))
+		{
+			if (!cagg_catalog_has_direct_views())
+				return;
+			relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+			if (!OidIsValid(relid))
+				return;
+		}
+		attnum = get_attnum(relid, cmd->name);
+		if (attnum == InvalidAttrNumber)
+			continue;
+		values[0] = ObjectIdGetDatum(relid);
+		values[1] = Int16GetDatum(attnum);
+		values[2] = BoolGetDatum(cmd->subtype == AT_AlterColumnType);
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (SPI_execute_with_args("SELECT c.relname::text, a.direct_view IS NULL"
+								  "  FROM _tally_catalog.continuous_agg a"
+								  "  JOIN pg_catalog.pg_class c ON c.oid = a.user_view"
+								  " WHERE $3 AND EXISTS (SELECT FROM pg_catalog.pg_rewrite r"
+								  "                        JOIN pg_catalog.pg_depend d ON d.objid = r.oid"
+								  "                       WHERE r.ev_class = a.direct_view"
+								  "                         AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass"
+								  "                         AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+								  "                         AND d.refobjid = $1 AND d.refobjsubid = $2)"
+								  "    OR a.direct_view IS NULL"
+								  "       AND EXISTS (SELECT FROM _tally_catalog.continuous_agg_source s"
+								  "                    WHERE s.cagg_id = a.id AND s.source = $1)"
+								  " ORDER BY a.id LIMIT 1",
+								  3, types, values, NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "continuous aggregate lookup failed");
+		if (SPI_processed == 1)
+		{
+			bool		isnull;
+			char	   *view = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+			if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
+				refuse_for_old_cagg(view);
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot alter type of a column used by a continuous aggregate"),
+					 errdetail("Continuous aggregate \"%s\" depends on column \"%s\".", view, cmd->name),
+					 errhint("Drop the continuous aggregate, alter the column, and create the aggregate again.")));
+		}
+		SPI_finish();
+	}
+}
+
 bool
 tally_cagg_utility(PlannedStmt *pstmt, const char *query_string, QueryCompletion *qc)
 {
@@ -575,6 +969,8 @@ tally_cagg_utility(PlannedStmt *pstmt, const char *query_string, QueryCompletion
 				Oid			relid;
 				int			id;
 
+				if (stmt->objtype == OBJECT_TABLE)
+					check_column_changes(stmt);
 				if (stmt->objtype != OBJECT_MATVIEW)
 					return false;
 				relid = RangeVarGetRelid(stmt->relation, NoLock, stmt->missing_ok);

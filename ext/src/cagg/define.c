@@ -4,8 +4,8 @@
  *	  Checks the defining query of a continuous aggregate and takes it
  *	  apart: the tables it reads (inner-joined), its conditions, the GROUP
  *	  BY expressions (one of them a time bucket) and the aggregates, each
- *	  deparsed with table n of the range table as alias r<n>, so that the
- *	  same text can read a table or a transition table of it.
+ *	  deparsed with the n-th table of the range table as alias r<n>, so
+ *	  that the same text can read a table or a transition table of it.
  *
  *-------------------------------------------------------------------------
  */
@@ -66,6 +66,7 @@ char *
 cagg_from_clause(CaggDefinition *def, Oid replaced, const char *transition)
 {
 	StringInfoData buf;
+	int			n = 0;
 
 	initStringInfo(&buf);
 	for (int i = 0; i < def->nrtes; i++)
@@ -78,7 +79,7 @@ cagg_from_clause(CaggDefinition *def, Oid replaced, const char *transition)
 						 relid == replaced ? quote_identifier(transition) :
 						 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 													get_rel_name(relid)),
-						 i + 1);
+						 ++n);
 	}
 	return buf.data;
 }
@@ -469,9 +470,13 @@ cagg_define(Query *query)
 			check_immutable(where, "WHERE clause");
 			def->where_quals = where;
 		}
-		for (int rt = 1; rt <= def->nrtes; rt++)
+		/*
+		 * tables are r1, r2 ... in range table order; a view's query also
+		 * has the view itself in its range table, twice (OLD and NEW)
+		 */
+		for (int rt = 1, n = 0; rt <= def->nrtes; rt++)
 			rtable_names = lappend(rtable_names, OidIsValid(def->rte_relid[rt - 1]) ?
-								   psprintf("r%d", rt) : NULL);
+								   psprintf("r%d", ++n) : NULL);
 		names->rtable = query->rtable;
 		def->dpcontext = deparse_context_for_plan_tree(names, rtable_names);
 		if (def->where_quals != NULL)

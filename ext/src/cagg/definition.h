@@ -49,7 +49,7 @@ typedef struct CaggDefinition
 	Oid		   *rte_relid;		/* by range table index - 1: the table, or 0 */
 	List	   *sources;		/* Oids of the tables it reads, each once */
 	Oid			source;			/* the one whose time column is bucketed */
-	List	   *dpcontext;		/* deparses with table n as alias rn */
+	List	   *dpcontext;		/* deparses with the n-th table as alias rn */
 	Node	   *where_quals;	/* join conditions and WHERE, or NULL */
 	char	   *where_sql;		/* the same, deparsed */
 	int			ngroups;
@@ -100,7 +100,7 @@ typedef struct CaggSql
 	List	   *captures;		/* CaggCapture * of each source table */
 	char	   *capture_truncate;	/* after TRUNCATE of any of them */
 	char	   *pending_function;	/* what pending changes make of the groups they touched */
-	char	   *create_pending_function;
+	char	   *create_pending_function;	/* or replaces it */
 	/* a refresh of the buckets in [$1, $2): lock, then each list if its probe finds work */
 	char	   *refresh_lock;
 	char	   *refresh_invalidated_probe;

@@ -524,7 +524,7 @@ cagg_sql(CaggDefinition *def, int id)
 		appendStringInfoString(&q, recomputed);
 		sql->pending_function = psprintf("_tally_internal._pending_%d", id);
 		sql->create_pending_function =
-			psprintf("CREATE FUNCTION %s() RETURNS SETOF %s LANGUAGE plpgsql STABLE SECURITY DEFINER"
+			psprintf("CREATE OR REPLACE FUNCTION %s() RETURNS SETOF %s LANGUAGE plpgsql STABLE SECURITY DEFINER"
 					 " SET search_path = pg_catalog, pg_temp AS %s",
 					 sql->pending_function, sql->mat_table,
 					 quote_literal_cstr(psprintf(
