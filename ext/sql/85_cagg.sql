@@ -7,18 +7,10 @@ CREATE OR REPLACE FUNCTION _tally_internal.cagg_capture() RETURNS trigger
     LANGUAGE C;
 
 -- The standard deviation of a variance kept by sums, as stddev() prints it:
--- the square root rounded once, at the variance's scale (rounding sqrt()'s
--- result again would differ in the last digit, 136.0614868359155 ->
--- 136.061486835916 for 136.06148683591547...).  low is the root truncated
--- at that scale; one unit more when the root reaches the half-way point.
+-- the square root rounded once, at the variance's scale (src/cagg/sql.c).
 CREATE FUNCTION _tally_internal.cagg_stddev(variance numeric) RETURNS numeric
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-BEGIN ATOMIC
-    SELECT CASE WHEN (r.low + r.half) * (r.low + r.half) <= variance
-                THEN round(r.low + 2 * r.half, scale(variance)) ELSE r.low END
-      FROM (SELECT trunc(sqrt(variance * 1.000000000000000000000000000000), scale(variance)) AS low,
-                   ('5e-' || (scale(variance) + 1))::numeric AS half) r;
-END;
+    AS 'MODULE_PATHNAME', 'tally_cagg_stddev'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 -- A window bound given as (text, type), as the bucket's type.  Only built-in
 -- types are accepted: a user's cast must never run here.

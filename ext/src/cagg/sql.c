@@ -13,6 +13,8 @@
  * states combined with its deltas.  Both reads and refreshes use that rule,
  * so the view is exact before and after a refresh.
  *
+ * Also here: _tally_internal.cagg_stddev(), which that SQL calls.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -24,11 +26,16 @@
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
 #include "parser/parsetree.h"
+#include "fmgr.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
+#include "utils/numeric.h"
 #include "utils/ruleutils.h"
 
 #include "cagg/definition.h"
+
+PG_FUNCTION_INFO_V1(tally_cagg_stddev);
 
 #define FOREACH_AGG(def, i, agg) \
 	for (int i = 0; i < list_length((def)->aggregates) && \
@@ -696,4 +703,42 @@ cagg_user_view_sql(CaggDefinition *def, Oid final_view)
 	query->havingQual = NULL;
 	query->hasAggs = false;
 	return pg_get_querydef(query, true);
+}
+
+/* -- functions the SQL calls ---------------------------------------------- */
+
+/*
+ * _tally_internal.cagg_stddev(variance numeric): the standard deviation as
+ * stddev() prints it, the square root rounded once at the variance's scale
+ * (numeric_stddev_internal() and sqrt_var()).  round(sqrt(v), scale(v))
+ * rounds sqrt()'s longer result again, and can differ in the last digit:
+ * 136.0614868359155 gives 136.061486835916 for 136.06148683591547...  Here
+ * the root is taken 30 digits further and truncated at the scale, then
+ * raised by a unit when its square shows it reaches the half-way point.
+ */
+Datum
+tally_cagg_stddev(PG_FUNCTION_ARGS)
+{
+	Numeric		variance = PG_GETARG_NUMERIC(0);
+	Datum		scale;
+	Datum		low;
+	Datum		half;
+	Datum		middle;
+
+	if (numeric_is_nan(variance) || numeric_is_inf(variance))
+		PG_RETURN_NUMERIC(variance);
+	scale = DirectFunctionCall1(numeric_scale, NumericGetDatum(variance));
+	low = DirectFunctionCall2(numeric_trunc,
+							  DirectFunctionCall1(numeric_sqrt,
+												  DirectFunctionCall2(numeric_round, NumericGetDatum(variance),
+																	  Int32GetDatum(DatumGetInt32(scale) + 30))),
+							  scale);
+	half = DirectFunctionCall3(numeric_in, CStringGetDatum(psprintf("5e-%d", DatumGetInt32(scale) + 1)),
+							   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	middle = DirectFunctionCall2(numeric_add, low, half);
+	if (DatumGetBool(DirectFunctionCall2(numeric_le, DirectFunctionCall2(numeric_mul, middle, middle),
+										 NumericGetDatum(variance))))
+		PG_RETURN_DATUM(DirectFunctionCall2(numeric_round, DirectFunctionCall2(numeric_add, middle, half),
+											scale));
+	PG_RETURN_DATUM(low);
 }
