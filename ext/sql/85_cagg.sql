@@ -8,7 +8,7 @@ CREATE OR REPLACE FUNCTION _tally_internal.cagg_capture() RETURNS trigger
 
 -- The standard deviation of a variance kept by sums, as stddev() prints it:
 -- the square root rounded once, at the variance's scale (src/cagg/sql.c).
-CREATE FUNCTION _tally_internal.cagg_stddev(variance numeric) RETURNS numeric
+CREATE OR REPLACE FUNCTION _tally_internal.cagg_stddev(variance numeric) RETURNS numeric
     AS 'MODULE_PATHNAME', 'tally_cagg_stddev'
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 

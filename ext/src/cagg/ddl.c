@@ -49,6 +49,7 @@
 
 #include "cagg/cagg.h"
 #include "cagg/definition.h"
+#include "extension_owner.h"
 #include "forward_args.h"
 #include "search_path.h"
 
@@ -142,21 +143,6 @@ text_array_literal(List *items)
 	}
 	appendStringInfoChar(&buf, '}');
 	return buf.data;
-}
-
-/* The extension's owner: the owner of the schema its script made. */
-static Oid
-extension_owner(void)
-{
-	Oid			ns = get_namespace_oid("_tally_internal", false);
-	HeapTuple	tuple = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(ns));
-	Oid			owner;
-
-	if (!HeapTupleIsValid(tuple))
-		elog(ERROR, "cache lookup failed for schema %u", ns);
-	owner = ((Form_pg_namespace) GETSTRUCT(tuple))->nspowner;
-	ReleaseSysCache(tuple);
-	return owner;
 }
 
 static Oid
@@ -341,7 +327,7 @@ create_cagg(CreateTableAsStmt *stmt, CaggOptions opts)
 {
 	IntoClause *into = stmt->into;
 	Oid			user = GetUserId();
-	Oid			owner = extension_owner();
+	Oid			owner = tally_extension_owner();
 	CaggDefinition *def;
 	CaggSql    *sql;
 	ListCell   *lc;
@@ -545,7 +531,7 @@ drop_caggs(DropStmt *stmt, List **remaining)
 		ids = lappend_int(ids, id);
 	}
 	foreach(lc, ids)
-		exec_as(extension_owner(),
+		exec_as(tally_extension_owner(),
 				psprintf("SELECT _tally_internal.drop_continuous_aggregate(%d, %s)", lfirst_int(lc),
 						 stmt->behavior == DROP_CASCADE ? "true" : "false"),
 				false);
@@ -566,8 +552,8 @@ set_materialized_only(int id, bool materialized_only)
 	final_view = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	body = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 	/* the final view is the aggregate owner's, in _tally_internal: replaced by the extension's owner */
-	exec_as(extension_owner(), psprintf("CREATE OR REPLACE VIEW %s AS %s", final_view, body), false);
-	exec_as(extension_owner(),
+	exec_as(tally_extension_owner(), psprintf("CREATE OR REPLACE VIEW %s AS %s", final_view, body), false);
+	exec_as(tally_extension_owner(),
 			psprintf("UPDATE _tally_catalog.continuous_agg SET materialized_only = %s WHERE id = %d",
 					 materialized_only ? "true" : "false", id),
 			false);
@@ -624,7 +610,7 @@ refuse_for_old_cagg(const char *view)
 static void
 rewrite_cagg_sql(int id)
 {
-	Oid			owner = extension_owner();
+	Oid			owner = tally_extension_owner();
 	Oid			types[9] = {INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 	Datum		values[9];
 	Oid			direct_view;
@@ -636,6 +622,8 @@ rewrite_cagg_sql(int id)
 	ListCell   *lc;
 	int			save_nestlevel;
 
+	/* deparses with every name qualified, and reads nothing through the caller's path */
+	save_nestlevel = tally_pin_search_path();
 	values[0] = Int32GetDatum(id);
 	if (SPI_execute_with_args("SELECT direct_view, mat_table, materialized_only"
 							  "  FROM _tally_catalog.continuous_agg WHERE id = $1",
@@ -643,13 +631,12 @@ rewrite_cagg_sql(int id)
 		elog(ERROR, "continuous aggregate %d not found", id);
 	direct_view = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	if (isnull)
+	{
+		tally_restore_search_path(save_nestlevel);
 		return;
+	}
 	mat_table = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	materialized_only = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
-
-	save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
 	/*
 	 * one writer at a time: the second sees the names the first committed
 	 * (taking a lock reads the invalidations)
@@ -687,7 +674,7 @@ rewrite_cagg_sql(int id)
 						  false, 4, capture_types, capture_values);
 	}
 	CacheInvalidateRelcacheByRelid(mat_table);
-	AtEOXact_GUC(true, save_nestlevel);
+	tally_restore_search_path(save_nestlevel);
 }
 
 /*

@@ -96,7 +96,9 @@ CREATE MATERIALIZED VIEW daily WITH (tally.continuous) AS
 INSERT INTO entries VALUES ('2024-01-01 10:00');
 SELECT * FROM daily;
 
--- a continuous aggregate and its policy made by 0.3.0 go on after the upgrade
+-- a hypertable, its data and its retention policy made by 0.3.0 go on
+-- after the upgrade, and take a continuous aggregate and its policy (this
+-- library makes aggregates only in an updated catalog)
 SET timezone = 'UTC';
 DROP MATERIALIZED VIEW daily;
 DROP TABLE entries;
@@ -105,11 +107,14 @@ CREATE EXTENSION tally VERSION '0.3.0';
 CREATE TABLE entries (at timestamptz NOT NULL, minutes integer);
 SELECT table_name FROM create_hypertable('entries', 'at');
 INSERT INTO entries VALUES ('2024-01-01 10:00', 5), ('2024-01-02 10:00', 7);
+SELECT add_retention_policy('entries', interval '10 years') >= 1000 AS retention_added;
+CREATE MATERIALIZED VIEW daily WITH (tally.continuous) AS
+    SELECT time_bucket('1 day', at) AS day, count(*) AS n, sum(minutes) AS minutes FROM entries GROUP BY 1;
+ALTER EXTENSION tally UPDATE;
 CREATE MATERIALIZED VIEW daily WITH (tally.continuous) AS
     SELECT time_bucket('1 day', at) AS day, count(*) AS n, sum(minutes) AS minutes FROM entries GROUP BY 1;
 SELECT add_continuous_aggregate_policy('daily', start_offset => NULL, end_offset => NULL,
                                        schedule_interval => interval '1 hour') >= 1000 AS policy_added;
-ALTER EXTENSION tally UPDATE;
 INSERT INTO entries VALUES ('2024-01-01 11:00', 1), ('2024-01-03 10:00', 2);
 DELETE FROM entries WHERE minutes = 7;
 SELECT * FROM daily ORDER BY day;
@@ -117,6 +122,9 @@ SELECT job_id AS refresh_job FROM tally_information.jobs WHERE proc_name = 'poli
 CALL run_job(:refresh_job);
 SELECT count(*) AS pending FROM _tally_internal._delta_1;
 SELECT * FROM daily ORDER BY day;
+SELECT job_id AS retention_job FROM tally_information.jobs WHERE proc_name = 'policy_retention' \gset
+CALL run_job(:retention_job);
+SELECT count(*) AS rows_kept FROM entries;
 -- a hypertable made before the upgrade takes calendar chunks
 SELECT set_chunk_time_interval('entries', interval '1 month');
 INSERT INTO entries VALUES ('2023-05-10 10:00', 3);
