@@ -26,3 +26,4 @@ GRANT EXECUTE ON FUNCTION
     _tally_internal.cagg_offset_bound(text, regtype),
     _tally_internal.cagg_stddev(numeric)
 TO PUBLIC;
+GRANT EXECUTE ON PROCEDURE _tally_internal.run_utility() TO PUBLIC;

@@ -22,6 +22,9 @@
 extern bool tally_cagg_utility(PlannedStmt *pstmt, const char *query_string,
 							   QueryCompletion *qc);
 
+/* Whether tally_cagg_utility() would run this statement itself. */
+extern bool tally_cagg_statement(Node *parsetree);
+
 /*
  * Before a RenameStmt or AlterObjectSchemaStmt runs: the identifiers of the
  * continuous aggregates whose SQL names what it renames or moves (refusing

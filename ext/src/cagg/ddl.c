@@ -889,6 +889,49 @@ check_column_changes(AlterTableStmt *stmt)
 	}
 }
 
+/* Whether relation names a continuous aggregate. */
+static bool
+names_cagg(RangeVar *relation)
+{
+	Oid			relid = RangeVarGetRelid(relation, NoLock, true);
+	int			id;
+
+	if (!OidIsValid(relid))
+		return false;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	id = cagg_id_of(relid);
+	SPI_finish();
+	return id != 0;
+}
+
+bool
+tally_cagg_statement(Node *parsetree)
+{
+	ListCell   *lc;
+
+	switch (nodeTag(parsetree))
+	{
+		case T_CreateTableAsStmt:
+			return ((CreateTableAsStmt *) parsetree)->objtype == OBJECT_MATVIEW &&
+				parse_options(((CreateTableAsStmt *) parsetree)->into->options).any;
+		case T_DropStmt:
+			if (((DropStmt *) parsetree)->removeType != OBJECT_MATVIEW)
+				return false;
+			foreach(lc, ((DropStmt *) parsetree)->objects)
+			{
+				if (names_cagg(makeRangeVarFromNameList(lfirst(lc))))
+					return true;
+			}
+			return false;
+		case T_AlterTableStmt:
+			return ((AlterTableStmt *) parsetree)->objtype == OBJECT_MATVIEW &&
+				names_cagg(((AlterTableStmt *) parsetree)->relation);
+		default:
+			return false;
+	}
+}
+
 bool
 tally_cagg_utility(PlannedStmt *pstmt, const char *query_string, QueryCompletion *qc)
 {

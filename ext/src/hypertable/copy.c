@@ -994,6 +994,18 @@ check_copy_permissions(ParseState *pstate, const CopyStmt *stmt, Relation rel)
 }
 
 bool
+tally_copy_targets_hypertable(const CopyStmt *stmt)
+{
+	Oid			relid;
+	int32		id;
+
+	if (!stmt->is_from || stmt->relation == NULL)
+		return false;
+	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	return OidIsValid(relid) && OidIsValid(hypertable_time_type(relid, &id));
+}
+
+bool
 tally_copy_from_hypertable(ParseState *pstate, const CopyStmt *stmt, uint64 *processed)
 {
 	Relation	rel;

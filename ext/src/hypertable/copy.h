@@ -19,4 +19,7 @@
 extern bool tally_copy_from_hypertable(ParseState *pstate, const CopyStmt *stmt,
 									   uint64 *processed);
 
+/* Whether stmt is a COPY FROM into a hypertable (which tally may then run). */
+extern bool tally_copy_targets_hypertable(const CopyStmt *stmt);
+
 #endif							/* TALLY_HYPERTABLE_COPY_H */
