@@ -4,6 +4,8 @@
 #   1. COPY of ROWS time entries (3 years ending now) into a hypertable vs a
 #      plain table with the same columns and the same single index
 #      (started_at DESC); the hypertable load calls ensure_chunks first.
+#      And the same COPY into a fresh hypertable with no ensure_chunks call,
+#      as a TimescaleDB user loads: the COPY makes the chunks as it goes.
 #   2. A one-calendar-month GROUP BY query on each, after VACUUM ANALYZE.
 #   3. drop_chunks(older_than => start + 12 months) vs the equivalent DELETE.
 #
@@ -49,16 +51,24 @@ data_mb=$(calc '%.0f' "$(stat -c %s "$data") / 1048576")
 
 # -- 1. COPY ----------------------------------------------------------------
 
-copy_plain=() copy_hyper=() ensure=() ensure_copy=()
+copy_plain=() copy_hyper=() ensure=() ensure_copy=() copy_fresh=()
 for ((r = 1; r <= REPS; r++)); do
-	# alternate which side goes first
-	if ((r % 2)); then sides="plain hyper"; else sides="hyper plain"; fi
+	# rotate which side goes first
+	case $((r % 3)) in
+	1) sides="plain hyper fresh" ;;
+	2) sides="hyper fresh plain" ;;
+	0) sides="fresh plain hyper" ;;
+	esac
 	for side in $sides; do
 		log "COPY run $r/$REPS: $side"
 		if [ "$side" = plain ]; then
 			sql -c "SELECT bench_create_table('te_plain')" -c CHECKPOINT >/dev/null
 			t=$(timed "COPY te_plain FROM '$data'" | seconds_of)
 			copy_plain+=("$t")
+		elif [ "$side" = fresh ]; then
+			sql -c "SELECT bench_create_table('te_fresh', '$CHUNK_INTERVAL')" -c CHECKPOINT >/dev/null
+			t=$(timed "COPY te_fresh FROM '$data'" | seconds_of)
+			copy_fresh+=("$t")
 		else
 			sql -c "SELECT bench_create_table('te_hyper', '$CHUNK_INTERVAL')" -c CHECKPOINT >/dev/null
 			out=$(timed "SELECT count(*) FROM ensure_chunks('te_hyper', '$t_start'::timestamptz, '$t_end'::timestamptz)" \
@@ -81,6 +91,14 @@ if [ "$n_plain" != "$ROWS" ] || [ "$n_hyper" != "$ROWS" ]; then
 	exit 1
 fi
 n_chunks=$(sql -c "SELECT count(*) FROM show_chunks('te_hyper')")
+fresh_default=$(sql -c "SELECT default_partition FROM _tally_catalog.hypertable WHERE relid = 'te_fresh'::regclass")
+read -r n_fresh n_fresh_default n_fresh_chunks < <(sql -F ' ' -c "SELECT (SELECT count(*) FROM te_fresh),
+    (SELECT count(*) FROM ONLY $fresh_default), (SELECT count(*) FROM show_chunks('te_fresh'))")
+if [ "$n_fresh" != "$ROWS" ]; then
+	echo "bench: loaded $n_fresh rows into te_fresh, expected $ROWS" >&2
+	exit 1
+fi
+sql -c "DROP TABLE te_fresh" >/dev/null
 
 # -- 2. one-month query -----------------------------------------------------
 
@@ -155,6 +173,7 @@ m_plain=$(median "${copy_plain[@]}")
 m_hyper=$(median "${copy_hyper[@]}")
 m_ensure=$(median "${ensure[@]}")
 m_ensure_copy=$(median "${ensure_copy[@]}")
+m_fresh=$(median "${copy_fresh[@]}")
 rps() { calc '%.0f' "$ROWS / $1"; }
 
 echo "== tally hypertable benchmark"
@@ -168,6 +187,7 @@ echo "# medians of $REPS COPY runs per table (tables dropped and recreated, CHEC
 echo "# of $QUERY_REPS query runs after one warm-up; drop/DELETE one run each (each needs a freshly loaded table)"
 figure copy_rows_per_s "hypertable=$(rps "$m_hyper")  plain=$(rps "$m_plain")  ratio=$(calc '%.2f' "$m_plain / $m_hyper")  (target >= 0.9)"
 figure copy_incl_ensure_rows_per_s "hypertable=$(rps "$m_ensure_copy")  plain=$(rps "$m_plain")  ratio=$(calc '%.2f' "$m_plain / $m_ensure_copy")  (target >= 0.9)"
+figure copy_fresh_rows_per_s "hypertable=$(rps "$m_fresh")  plain=$(rps "$m_plain")  ratio=$(calc '%.2f' "$m_plain / $m_fresh")  (target >= 0.9; no ensure_chunks: the COPY made $n_fresh_chunks chunks, $n_fresh_default rows in the default partition)"
 figure ensure_chunks_s "hypertable=$(calc '%.3f' "$m_ensure")  plain=n/a  ($ensured chunks returned for [$t_start, $t_end])"
 figure size_mb "hypertable=$(calc '%.0f' "$size_hyper / 1048576")  plain=$(calc '%.0f' "$size_plain / 1048576")  ratio=$(calc '%.2f' "$size_hyper / $size_plain")  (after VACUUM ANALYZE, indexes included)"
 figure range_query_partitions "hypertable=$chunks_scanned of $n_chunks chunks (default partition scanned: $([ "$default_scanned" = 0 ] && echo no || echo yes))  plain=1 table  (target 1-2 chunks)"
@@ -181,6 +201,6 @@ echo "# query: $(query '<table>'), $month_rows_plain rows in range (hypertable: 
 echo "# plan hypertable: $plan_hyper"
 echo "# plan plain: $plan_plain"
 echo "# plan plain, no index: $plan_plain_noidx"
-echo "# runs, s: copy plain: ${copy_plain[*]}; copy hypertable: ${copy_hyper[*]}; ensure_chunks: ${ensure[*]}"
+echo "# runs, s: copy plain: ${copy_plain[*]}; copy hypertable: ${copy_hyper[*]}; ensure_chunks: ${ensure[*]}; copy fresh hypertable: ${copy_fresh[*]}"
 echo "# runs, ms: query hypertable: $q_hyper_runs; plain: $q_plain_runs; plain no index: $q_plain_noidx_runs"
 echo "# VACUUM ANALYZE s: plain, hypertable: $vacuum_s; drop cutoff: $cutoff"
