@@ -5,7 +5,9 @@
 #      plain table with the same columns and the same single index
 #      (started_at DESC); the hypertable load calls ensure_chunks first.
 #      And the same COPY into a fresh hypertable with no ensure_chunks call,
-#      as a TimescaleDB user loads: the COPY makes the chunks as it goes.
+#      as a TimescaleDB user loads: the COPY makes the chunks as it goes;
+#      and INSERT ... SELECT of up to 1M rows into a fresh hypertable vs a
+#      plain table.
 #   2. A one-calendar-month GROUP BY query on each, after VACUUM ANALYZE.
 #   3. drop_chunks(older_than => start + 12 months) vs the equivalent DELETE.
 #
@@ -81,6 +83,26 @@ for ((r = 1; r <= REPS; r++)); do
 		fi
 	done
 done
+
+# INSERT ... SELECT of up to 1M of those rows into a fresh hypertable, whose
+# rows go to the default partition and move into their chunks at commit,
+# vs into a plain table
+INSERT_ROWS=$((ROWS < 1000000 ? ROWS : 1000000))
+insert_plain=() insert_fresh=()
+for ((r = 1; r <= REPS; r++)); do
+	for side in plain fresh; do
+		log "INSERT ... SELECT run $r/$REPS: $side"
+		if [ "$side" = plain ]; then
+			sql -c "SELECT bench_create_table('ins_plain')" -c CHECKPOINT >/dev/null
+			insert_plain+=("$(timed "INSERT INTO ins_plain SELECT * FROM te_plain ORDER BY started_at LIMIT $INSERT_ROWS" | seconds_of)")
+		else
+			sql -c "SELECT bench_create_table('ins_fresh', '$CHUNK_INTERVAL')" -c CHECKPOINT >/dev/null
+			insert_fresh+=("$(timed "INSERT INTO ins_fresh SELECT * FROM te_plain ORDER BY started_at LIMIT $INSERT_ROWS" | seconds_of)")
+		fi
+	done
+done
+ins_fresh_default=$(sql -c "SELECT count(*) FROM ONLY $(sql -c "SELECT default_partition FROM _tally_catalog.hypertable WHERE relid = 'ins_fresh'::regclass")")
+sql -c "DROP TABLE ins_plain, ins_fresh" >/dev/null
 
 # sanity: every row loaded, none of them in the hypertable's default partition
 default_part=$(sql -c "SELECT default_partition FROM _tally_catalog.hypertable WHERE relid = 'te_hyper'::regclass")
@@ -174,6 +196,8 @@ m_hyper=$(median "${copy_hyper[@]}")
 m_ensure=$(median "${ensure[@]}")
 m_ensure_copy=$(median "${ensure_copy[@]}")
 m_fresh=$(median "${copy_fresh[@]}")
+m_insert_plain=$(median "${insert_plain[@]}")
+m_insert_fresh=$(median "${insert_fresh[@]}")
 rps() { calc '%.0f' "$ROWS / $1"; }
 
 echo "== tally hypertable benchmark"
@@ -188,6 +212,7 @@ echo "# of $QUERY_REPS query runs after one warm-up; drop/DELETE one run each (e
 figure copy_rows_per_s "hypertable=$(rps "$m_hyper")  plain=$(rps "$m_plain")  ratio=$(calc '%.2f' "$m_plain / $m_hyper")  (target >= 0.9)"
 figure copy_incl_ensure_rows_per_s "hypertable=$(rps "$m_ensure_copy")  plain=$(rps "$m_plain")  ratio=$(calc '%.2f' "$m_plain / $m_ensure_copy")  (target >= 0.9)"
 figure copy_fresh_rows_per_s "hypertable=$(rps "$m_fresh")  plain=$(rps "$m_plain")  ratio=$(calc '%.2f' "$m_plain / $m_fresh")  (target >= 0.9; no ensure_chunks: the COPY made $n_fresh_chunks chunks, $n_fresh_default rows in the default partition)"
+figure insert_fresh_rows_per_s "hypertable=$(calc '%.0f' "$INSERT_ROWS / $m_insert_fresh")  plain=$(calc '%.0f' "$INSERT_ROWS / $m_insert_plain")  ratio=$(calc '%.2f' "$m_insert_plain / $m_insert_fresh")  (INSERT ... SELECT of $INSERT_ROWS rows into a fresh hypertable, moved into chunks at commit; $ins_fresh_default rows left in the default partition)"
 figure ensure_chunks_s "hypertable=$(calc '%.3f' "$m_ensure")  plain=n/a  ($ensured chunks returned for [$t_start, $t_end])"
 figure size_mb "hypertable=$(calc '%.0f' "$size_hyper / 1048576")  plain=$(calc '%.0f' "$size_plain / 1048576")  ratio=$(calc '%.2f' "$size_hyper / $size_plain")  (after VACUUM ANALYZE, indexes included)"
 figure range_query_partitions "hypertable=$chunks_scanned of $n_chunks chunks (default partition scanned: $([ "$default_scanned" = 0 ] && echo no || echo yes))  plain=1 table  (target 1-2 chunks)"
@@ -201,6 +226,6 @@ echo "# query: $(query '<table>'), $month_rows_plain rows in range (hypertable: 
 echo "# plan hypertable: $plan_hyper"
 echo "# plan plain: $plan_plain"
 echo "# plan plain, no index: $plan_plain_noidx"
-echo "# runs, s: copy plain: ${copy_plain[*]}; copy hypertable: ${copy_hyper[*]}; ensure_chunks: ${ensure[*]}; copy fresh hypertable: ${copy_fresh[*]}"
+echo "# runs, s: copy plain: ${copy_plain[*]}; copy hypertable: ${copy_hyper[*]}; ensure_chunks: ${ensure[*]}; copy fresh hypertable: ${copy_fresh[*]}; insert plain: ${insert_plain[*]}; insert fresh hypertable: ${insert_fresh[*]}"
 echo "# runs, ms: query hypertable: $q_hyper_runs; plain: $q_plain_runs; plain no index: $q_plain_noidx_runs"
 echo "# VACUUM ANALYZE s: plain, hypertable: $vacuum_s; drop cutoff: $cutoff"

@@ -427,47 +427,59 @@ $$;
 -- Rows that land in the default partition are moved into their own chunk
 -- when their transaction commits: a deferred constraint trigger on the
 -- default partition (created by register_hypertable, enabled ALWAYS so that
--- logical replication apply fires it too).  At commit the statement that
--- inserted the row has finished, so the hypertable can take a new
--- partition.  It never waits and never fails the commit: if a lock is taken
--- (another session is writing stray rows of its own, or reading the
--- default partition) or anything else goes wrong, the row stays where it is
--- and chunk maintenance moves it later.
+-- logical replication apply fires it too), in C (src/hypertable/
+-- stray_rows.c), which calls place_stray_point for a range it has not seen
+-- covered in this transaction.  At commit the statement that inserted the
+-- row has finished, so the hypertable can take a new partition.  It never
+-- waits and never fails the commit: if a lock is taken (another session is
+-- writing the hypertable, or reading the default partition) or anything
+-- else goes wrong, the row stays where it is and chunk maintenance moves it
+-- later.
 CREATE OR REPLACE FUNCTION _tally_internal.place_stray_row() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'tally_place_stray_row'
+    LANGUAGE C;
+
+-- The chunk of a row at point waiting in default_partition: found, or
+-- created without waiting.  Returns its range, or NULLs where the row
+-- stays.  Called by place_stray_row() as the extension's owner.
+CREATE OR REPLACE FUNCTION _tally_internal.place_stray_point(hypertable_id integer,
+                                                            default_partition regclass, point bigint,
+                                                            OUT range_start bigint, OUT range_end bigint)
     LANGUAGE plpgsql
-    SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    ht_id integer := TG_ARGV[0]::integer;
-    point bigint;
+    c _tally_catalog.chunk;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM _tally_catalog.hypertable h
-                    WHERE h.id = ht_id AND h.default_partition = TG_RELID) THEN
+                    WHERE h.id = place_stray_point.hypertable_id
+                      AND h.default_partition = place_stray_point.default_partition) THEN
         RAISE EXCEPTION 'place_stray_row() is only a trigger of a hypertable''s default partition'
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
     BEGIN
-        EXECUTE format('SELECT _tally_internal.time_to_internal(($1).%I)', TG_ARGV[1])
-            INTO point USING NEW;
-        IF NOT EXISTS (SELECT 1 FROM _tally_catalog.chunk k
-                        WHERE k.hypertable_id = ht_id AND k.range_start <= point
-                          AND (point < k.range_end OR k.range_end = 9223372036854775807)) THEN
-            PERFORM _tally_internal.chunk_for_point(ht_id, point, nowait => true);
+        SELECT * INTO c FROM _tally_catalog.chunk k
+         WHERE k.hypertable_id = place_stray_point.hypertable_id AND k.range_start <= point
+           AND (point < k.range_end OR k.range_end = 9223372036854775807);
+        IF NOT FOUND THEN
+            c := _tally_internal.chunk_for_point(place_stray_point.hypertable_id, point, nowait => true);
         END IF;
+        range_start := c.range_start;
+        range_end := c.range_end;
     EXCEPTION
         WHEN lock_not_available THEN
             NULL;
-        WHEN datetime_field_overflow THEN
+        WHEN datetime_field_overflow OR numeric_value_out_of_range THEN
             RAISE WARNING 'row of hypertable % stays in its default partition: %',
-                          (SELECT relid FROM _tally_catalog.hypertable WHERE id = ht_id), SQLERRM
+                          (SELECT relid FROM _tally_catalog.hypertable h
+                            WHERE h.id = place_stray_point.hypertable_id), SQLERRM
                 USING DETAIL = 'Its time is beyond the range that chunks can cover.';
         WHEN OTHERS THEN
             RAISE WARNING 'row of hypertable % left in its default partition: %',
-                          (SELECT relid FROM _tally_catalog.hypertable WHERE id = ht_id), SQLERRM
+                          (SELECT relid FROM _tally_catalog.hypertable h
+                            WHERE h.id = place_stray_point.hypertable_id), SQLERRM
                 USING HINT = 'Chunk maintenance will move it.';
     END;
-    RETURN NULL;
 END
 $$;
 

@@ -74,8 +74,8 @@ infinite_time(void)
  * Internal time of value, or false when it has none: infinite, or a date
  * too far out for microseconds in an int64.
  */
-static bool
-time_datum_to_internal(Datum value, Oid type, int64 *result)
+bool
+tally_try_time_datum_to_internal(Datum value, Oid type, int64 *result)
 {
 	check_time_type(type);
 	switch (type)
@@ -104,7 +104,7 @@ tally_time_datum_to_internal(Datum value, Oid type)
 {
 	int64		result;
 
-	if (time_datum_to_internal(value, type, &result))
+	if (tally_try_time_datum_to_internal(value, type, &result))
 		return result;
 	if (type == DATEOID && !DATE_NOT_FINITE(DatumGetDateADT(value)))
 		ereport(ERROR,
@@ -164,7 +164,7 @@ tally_time_to_internal_or_null(PG_FUNCTION_ARGS)
 	int64		min;
 	int64		end;
 
-	if (!time_datum_to_internal(PG_GETARG_DATUM(0), type, &result))
+	if (!tally_try_time_datum_to_internal(PG_GETARG_DATUM(0), type, &result))
 		PG_RETURN_NULL();
 	tally_chunk_domain(type, &min, &end);
 	if (result < min || (result >= end && end != PG_INT64_MAX))

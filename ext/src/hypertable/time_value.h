@@ -16,6 +16,9 @@ extern bool tally_time_type_supported(Oid type);
 /* Internal time of a finite value of a supported type; raises an error otherwise. */
 extern int64 tally_time_datum_to_internal(Datum value, Oid type);
 
+/* The same, or false where the value has no internal time (infinite, a date past them). */
+extern bool tally_try_time_datum_to_internal(Datum value, Oid type, int64 *result);
+
 /*
  * The internal times that chunks of a column of type can cover, [*min, *end):
  * the finite timestamps for time types (and so for dates, whose later values
