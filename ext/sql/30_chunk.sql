@@ -212,9 +212,16 @@ DECLARE
     t record;
 BEGIN
     SELECT * INTO STRICT ht FROM _tally_catalog.hypertable h WHERE h.id = hypertable_id;
+    -- the common case, a chunk that exists, takes no lock that writers wait for
+    SELECT * INTO c FROM _tally_catalog.chunk k
+     WHERE k.hypertable_id = ht.id AND k.range_start <= point
+       AND (point < k.range_end OR k.range_end = 9223372036854775807);
+    IF FOUND THEN
+        RETURN c;
+    END IF;
     EXECUTE format('LOCK TABLE ONLY %s IN SHARE ROW EXCLUSIVE MODE%s', ht.relid,
                    CASE WHEN nowait THEN ' NOWAIT' ELSE '' END);
-
+    -- a creator we waited for may have made it
     SELECT * INTO c FROM _tally_catalog.chunk k
      WHERE k.hypertable_id = ht.id AND k.range_start <= point
        AND (point < k.range_end OR k.range_end = 9223372036854775807);
@@ -273,33 +280,43 @@ END
 $$;
 
 -- Attaches a table of create_pending_chunk once the load has written it,
--- and returns true.  The hypertable's lock waits for other writers; when it
--- cannot be had (a lock timeout, or another load that waits for this one)
--- it returns false, having checked the table's rows against the
--- hypertable's foreign keys as ATTACH would have: the caller then moves the
--- rows into the default partition.  No other chunk can have taken the
--- range meanwhile: attaching one needs the lock this load's ROW EXCLUSIVE
--- conflicts with.
+-- and returns true.  It never waits for a lock: waiting for the hypertable's
+-- (which other writers hold) while this load holds row locks they may wait
+-- for would deadlock them, and a queued request would stall every writer
+-- and reader behind it.  So it tries, without waiting, for about a second;
+-- when it cannot attach the table (other writers or readers, rows in the
+-- default partition that a REPEATABLE READ snapshot cannot move, anything
+-- ATTACH refuses), it checks the rows against the hypertable's foreign keys
+-- and returns false: the caller moves them into the default partition,
+-- where errors such as a duplicate key show as on PostgreSQL's path.  No
+-- other chunk can have taken the range meanwhile: attaching one needs the
+-- lock this load's ROW EXCLUSIVE conflicts with.  Once attached, the chunk
+-- keeps the hypertable locked against other writers until this
+-- transaction ends.
 CREATE OR REPLACE FUNCTION _tally_internal.attach_pending_chunk(hypertable_id integer, chunk_id integer,
                                                                chunk_rel regclass, range_start bigint,
                                                                range_end bigint)
     RETURNS boolean
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
-    SET lock_timeout = '10s'
 AS $$
 DECLARE
     ht _tally_catalog.hypertable;
 BEGIN
     SELECT * INTO STRICT ht FROM _tally_catalog.hypertable h WHERE h.id = hypertable_id;
-    BEGIN
-        EXECUTE format('LOCK TABLE ONLY %s IN SHARE ROW EXCLUSIVE MODE', ht.relid);
-        PERFORM _tally_internal.attach_chunk(ht, chunk_id, chunk_rel, range_start, range_end, false);
-        EXECUTE format('ALTER TABLE %s DROP CONSTRAINT tally_load_range', chunk_rel);
-        RETURN true;
-    EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
-        NULL;
-    END;
+    FOR attempt IN 1 .. 20 LOOP
+        BEGIN
+            EXECUTE format('LOCK TABLE ONLY %s IN SHARE ROW EXCLUSIVE MODE NOWAIT', ht.relid);
+            PERFORM _tally_internal.attach_chunk(ht, chunk_id, chunk_rel, range_start, range_end, true);
+            EXECUTE format('ALTER TABLE %s DROP CONSTRAINT tally_load_range', chunk_rel);
+            RETURN true;
+        EXCEPTION
+            WHEN lock_not_available THEN
+                PERFORM pg_sleep(0.05);
+            WHEN OTHERS THEN
+                EXIT;
+        END;
+    END LOOP;
     PERFORM _tally_internal.check_foreign_keys(ht.relid, chunk_rel);
     RETURN false;
 END
@@ -322,8 +339,9 @@ END
 $$;
 
 -- Raises foreign_key_violation unless every row of rows (a table with the
--- columns of relation) meets relation's foreign keys; the referenced rows
--- are locked FOR KEY SHARE, as PostgreSQL's own checks lock them.
+-- columns of relation) meets relation's foreign keys, compared with each
+-- constraint's own equality operators; the referenced rows are locked FOR
+-- KEY SHARE, as PostgreSQL's own checks lock them.
 CREATE OR REPLACE FUNCTION _tally_internal.check_foreign_keys(relation regclass, rows regclass)
     RETURNS void
     LANGUAGE plpgsql
@@ -332,32 +350,33 @@ AS $$
 DECLARE
     fk record;
     names text;
-    cols text;
     values text;
-    refcols text;
+    matches text;
     all_set text;
     partly_set text;
     missing text;
 BEGIN
-    FOR fk IN SELECT k.conname, k.conkey, k.confkey, k.confrelid::regclass AS referenced, k.confmatchtype
+    FOR fk IN SELECT k.conname, k.conkey, k.confkey, k.conpfeqop, k.confrelid::regclass AS referenced,
+                     k.confmatchtype
                 FROM pg_constraint k WHERE k.conrelid = relation AND k.contype = 'f' ORDER BY k.conname LOOP
         SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY u.n),
-               string_agg(format('p.%I', a.attname), ', ' ORDER BY u.n),
                string_agg(format('p.%I::text', a.attname), ', ' ORDER BY u.n),
+               string_agg(format('r.%I OPERATOR(%I.%s) p.%I', ra.attname, o.nspname, op.oprname, a.attname),
+                          ' AND ' ORDER BY u.n),
                string_agg(format('p.%I IS NOT NULL', a.attname), ' AND ' ORDER BY u.n),
                string_agg(format('p.%I IS NOT NULL', a.attname), ' OR ' ORDER BY u.n)
-          INTO names, cols, values, all_set, partly_set
-          FROM unnest(fk.conkey) WITH ORDINALITY u(attnum, n)
-          JOIN pg_attribute a ON a.attrelid = relation AND a.attnum = u.attnum;
-        SELECT string_agg(format('r.%I', a.attname), ', ' ORDER BY u.n) INTO refcols
-          FROM unnest(fk.confkey) WITH ORDINALITY u(attnum, n)
-          JOIN pg_attribute a ON a.attrelid = fk.referenced AND a.attnum = u.attnum;
-        EXECUTE format('SELECT FROM %s r WHERE (%s) IN (SELECT %s FROM %s p WHERE %s) FOR KEY SHARE OF r',
-                       fk.referenced, refcols, cols, rows, all_set);
-        EXECUTE format('SELECT concat_ws('', '', %s) FROM %s p WHERE %s AND NOT EXISTS (SELECT FROM %s r WHERE (%s) = (%s)) LIMIT 1',
+          INTO names, values, matches, all_set, partly_set
+          FROM unnest(fk.conkey, fk.confkey, fk.conpfeqop) WITH ORDINALITY u(attnum, refattnum, eqop, n)
+          JOIN pg_attribute a ON a.attrelid = relation AND a.attnum = u.attnum
+          JOIN pg_attribute ra ON ra.attrelid = fk.referenced AND ra.attnum = u.refattnum
+          JOIN pg_operator op ON op.oid = u.eqop
+          JOIN pg_namespace o ON o.oid = op.oprnamespace;
+        EXECUTE format('SELECT FROM %s r WHERE EXISTS (SELECT FROM %s p WHERE %s AND %s) FOR KEY SHARE OF r',
+                       fk.referenced, rows, all_set, matches);
+        EXECUTE format('SELECT concat_ws('', '', %s) FROM %s p WHERE %s AND NOT EXISTS (SELECT FROM %s r WHERE %s) LIMIT 1',
                        values, rows,
                        CASE WHEN fk.confmatchtype = 'f' THEN format('(%s)', partly_set) ELSE all_set END,
-                       fk.referenced, refcols, cols)
+                       fk.referenced, matches)
             INTO missing;
         IF missing IS NOT NULL THEN
             RAISE EXCEPTION 'insert or update on table "%" violates foreign key constraint "%"',

@@ -15,6 +15,7 @@ UPDATE _tally_catalog.bgw_job j
   FROM _tally_catalog.continuous_agg a
   JOIN pg_catalog.pg_class v ON v.oid = a.user_view
  WHERE j.proc_name = 'policy_refresh_continuous_aggregate'
+   AND (j.config->>'continuous_aggregate_id') ~ '^[0-9]{1,9}$'
    AND a.id = (j.config->>'continuous_aggregate_id')::integer
    AND pg_catalog.pg_has_role(j.owner, v.relowner, 'USAGE');
 
@@ -70,3 +71,22 @@ DROP FUNCTION _tally_internal.convert_to_partitioned(regclass, name, regtype, bi
 -- before have none: they refuse renames, DROP COLUMN and ALTER COLUMN TYPE
 -- on their tables (src/cagg/ddl.c) until they are made again.
 ALTER TABLE _tally_catalog.continuous_agg ADD COLUMN direct_view regclass;
+
+-- A 0.3.0 aggregate kept min() and max() of a column with a type modifier
+-- (numeric(10,2), varchar(n), timestamp(3)) with the modifier, which its
+-- reads refuse while a change is pending.  Its SQL cannot be written again
+-- without its definition, which 0.3.0 did not keep: say which ones to make
+-- again.
+DO $$
+DECLARE
+    cagg record;
+BEGIN
+    FOR cagg IN SELECT DISTINCT a.user_view
+                  FROM _tally_catalog.continuous_agg a
+                  JOIN pg_catalog.pg_attribute m ON m.attrelid = a.mat_table
+                 WHERE m.attname ~ '^m[0-9]+$' AND m.atttypmod <> -1 AND NOT m.attisdropped LOOP
+        RAISE WARNING 'continuous aggregate % keeps min() or max() of a column with a type modifier', cagg.user_view
+            USING DETAIL = 'Made by tally 0.3.0, it cannot be read while a change to it is pending.',
+                  HINT = 'Drop it and create it again.';
+    END LOOP;
+END $$;

@@ -48,6 +48,7 @@
 #include "catalog/pg_am.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_constraint.h"
 #include "catalog/pg_opclass.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
@@ -326,18 +327,45 @@ copy_routable(const CopyStmt *stmt, Relation rel, PartitionDesc partdesc, Oid *t
 	return partitions_routable(partdesc);
 }
 
+/* Whether relid has a foreign key whose check may be deferred. */
+static bool
+has_deferrable_foreign_key(Oid relid)
+{
+	Relation	pg_constraint = table_open(ConstraintRelationId, AccessShareLock);
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tuple;
+	bool		found = false;
+
+	ScanKeyInit(&key, Anum_pg_constraint_conrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	scan = systable_beginscan(pg_constraint, ConstraintRelidTypidNameIndexId, true, NULL, 1, &key);
+	while (!found && HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		Form_pg_constraint form = (Form_pg_constraint) GETSTRUCT(tuple);
+
+		found = form->contype == CONSTRAINT_FOREIGN && form->condeferrable;
+	}
+	systable_endscan(scan);
+	table_close(pg_constraint, AccessShareLock);
+	return found;
+}
+
 /*
  * Whether a load may make chunks of its own: a table not yet attached fires
  * none of the hypertable's row triggers, so the hypertable must have no
- * AFTER ROW INSERT trigger of a user's (foreign keys are checked when the
- * chunk is attached), and this database's extension must be a version that
- * attaches them.
+ * AFTER ROW INSERT trigger of a user's; foreign keys are checked when the
+ * chunk is attached, at once, so none may be deferrable; and this
+ * database's extension must be a version that attaches them.
  */
 static bool
 may_make_chunks(ResultRelInfo *root)
 {
 	TriggerDesc *trigdesc = root->ri_TrigDesc;
 	Oid			argtypes[2] = {INT4OID, INT8OID};
+
+	if (has_deferrable_foreign_key(RelationGetRelid(root->ri_RelationDesc)))
+		return false;
 
 	if (trigdesc != NULL && trigdesc->trig_insert_after_row)
 	{

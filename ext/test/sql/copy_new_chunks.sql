@@ -71,12 +71,12 @@ SELECT * FROM placement('entries', 'at');
 SELECT count(*) AS chunks_of_february_first FROM tally_information.chunks
  WHERE hypertable_name = 'entries' AND range_start = '2024-02-01';
 
--- a row whose staff does not exist: refused when its chunk is attached
+-- a row whose staff does not exist: refused
 COPY entries FROM stdin;
 6000	2024-03-01 10:00+00	1	5
 6001	2024-03-01 11:00+00	99	5
 \.
--- a duplicate key within the load: refused when the chunk's unique index is built
+-- a duplicate key within the load: refused
 COPY entries FROM stdin;
 6002	2024-03-02 10:00+00	1	5
 6002	2024-03-02 10:00+00	2	6
@@ -120,6 +120,19 @@ COMMIT;
 SELECT * FROM placement('watched', 'at');
 SELECT v FROM watched_log ORDER BY v;
 
+-- a deferrable foreign key is checked at commit, as PostgreSQL does: those
+-- rows take the default partition, not a chunk attached (and checked) at once
+CREATE TABLE teams (id integer PRIMARY KEY);
+CREATE TABLE shifts (at timestamptz NOT NULL, team integer REFERENCES teams DEFERRABLE INITIALLY DEFERRED);
+SELECT table_name FROM create_hypertable('shifts', 'at', chunk_time_interval => interval '1 day');
+BEGIN;
+COPY shifts FROM stdin;
+2024-01-01 10:00+00	2
+\.
+INSERT INTO teams VALUES (2);
+COMMIT;
+SELECT * FROM placement('shifts', 'at');
+
 -- calendar months on a date column, and integer time
 CREATE TABLE days (d date NOT NULL, v integer);
 SELECT table_name FROM create_hypertable('days', 'd', chunk_time_interval => interval '1 month');
@@ -147,7 +160,7 @@ SELECT range_start_integer, range_end_integer FROM tally_information.chunks
 SELECT * FROM loose_tables;
 
 DROP MATERIALIZED VIEW daily;
-DROP TABLE entries, staff, watched, watched_log, days, ticks;
+DROP TABLE entries, staff, watched, watched_log, days, ticks, shifts, teams;
 DROP VIEW loose_tables;
 DROP FUNCTION placement(regclass, name), log_watched();
 DROP EXTENSION tally;
