@@ -110,7 +110,15 @@ INSERT INTO entries VALUES ('2024-01-01 10:00', 5), ('2024-01-02 10:00', 7);
 SELECT add_retention_policy('entries', interval '10 years') >= 1000 AS retention_added;
 CREATE MATERIALIZED VIEW daily WITH (tally.continuous) AS
     SELECT time_bucket('1 day', at) AS day, count(*) AS n, sum(minutes) AS minutes FROM entries GROUP BY 1;
+-- a refresh job whose owner gave it a config naming no aggregate does not stop the update
+INSERT INTO _tally_catalog.bgw_job (application_name, schedule_interval, retry_period, proc_schema,
+                                    proc_name, owner, config)
+VALUES ('broken', '1 hour', '5 minutes', '_tally_internal', 'policy_refresh_continuous_aggregate',
+        current_user::regrole, '{"continuous_aggregate_id": "not a number"}');
 ALTER EXTENSION tally UPDATE;
+SELECT continuous_aggregate_id IS NULL AS broken_job_has_no_target
+  FROM _tally_catalog.bgw_job WHERE application_name = 'broken';
+DELETE FROM _tally_catalog.bgw_job WHERE application_name = 'broken';
 CREATE MATERIALIZED VIEW daily WITH (tally.continuous) AS
     SELECT time_bucket('1 day', at) AS day, count(*) AS n, sum(minutes) AS minutes FROM entries GROUP BY 1;
 SELECT add_continuous_aggregate_policy('daily', start_offset => NULL, end_offset => NULL,
