@@ -84,7 +84,6 @@
 #include "extension_owner.h"
 #include "hypertable/copy.h"
 #include "hypertable/time_value.h"
-#include "search_path.h"
 
 /* PostgreSQL's own limits for one batch of buffered rows (copyfrom.c) */
 #define MAX_BUFFERED_TUPLES		1000
@@ -551,29 +550,6 @@ new_buffer(HypertableCopy *copy, Oid relid)
 	return buffer;
 }
 
-/*
- * Runs sql as the extension's owner, under its search_path: the functions
- * it calls are not for PUBLIC, and the COPY has checked the user's rights.
- */
-static void
-spi_as_extension_owner(const char *sql, int nargs, Oid *types, Datum *values)
-{
-	Oid			save_userid;
-	int			save_sec_context;
-	int			nest_level;
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	nest_level = tally_pin_search_path();
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(tally_extension_owner(), save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-	if (SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		elog(ERROR, "\"%s\" failed", sql);
-	SetUserIdAndSecContext(save_userid, save_sec_context);
-	tally_restore_search_path(nest_level);
-}
-
 /* The column value as raw int64 units of route(), rounded up from internal time. */
 static int64
 internal_to_raw_ceiling(int64 internal, Oid type)
@@ -632,7 +608,7 @@ pending_buffer(HypertableCopy *copy, Datum time)
 		bool		isnull;
 		MemoryContext oldcxt;
 
-		spi_as_extension_owner("SELECT chunk_id, chunk_rel, range_start, range_end"
+		tally_select_as_extension_owner("SELECT chunk_id, chunk_rel, range_start, range_end"
 							   "  FROM _tally_internal.create_pending_chunk($1, $2)",
 							   2, types, values);
 		row = SPI_tuptable->vals[0];
@@ -746,7 +722,7 @@ attach_pending(Oid hypertable, int32 hypertable_id, List *pending)
 		Int64GetDatum(chunk->range_end)};
 		bool		isnull;
 
-		spi_as_extension_owner("SELECT _tally_internal.attach_pending_chunk($1, $2, $3, $4, $5)",
+		tally_select_as_extension_owner("SELECT _tally_internal.attach_pending_chunk($1, $2, $3, $4, $5)",
 							   5, types, values);
 		if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
 		{
@@ -756,7 +732,7 @@ attach_pending(Oid hypertable, int32 hypertable_id, List *pending)
 		}
 		SPI_finish();
 		move_into_default(hypertable, chunk->relid);
-		spi_as_extension_owner("SELECT _tally_internal.drop_pending_chunk($1)", 1, &types[2], &values[2]);
+		tally_select_as_extension_owner("SELECT _tally_internal.drop_pending_chunk($1)", 1, &types[2], &values[2]);
 		SPI_finish();
 	}
 	return attached;

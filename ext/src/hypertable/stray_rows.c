@@ -29,7 +29,6 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
-#include "miscadmin.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
@@ -46,7 +45,6 @@
 #include "extension_owner.h"
 #include "hypertable/stray_rows.h"
 #include "hypertable/time_value.h"
-#include "search_path.h"
 
 PG_FUNCTION_INFO_V1(tally_place_stray_row);
 
@@ -93,24 +91,14 @@ place_point(int32 hypertable_id, Oid default_partition, int64 point)
 	Oid			types[3] = {INT4OID, REGCLASSOID, INT8OID};
 	Datum		values[3] = {Int32GetDatum(hypertable_id), ObjectIdGetDatum(default_partition),
 	Int64GetDatum(point)};
-	Oid			save_userid;
-	int			save_sec_context;
-	int			nest_level;
 	bool		start_null;
 	bool		end_null;
 	Datum		start;
 	Datum		end;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	nest_level = tally_pin_search_path();
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(tally_extension_owner(), save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-	if (SPI_execute_with_args("SELECT range_start, range_end FROM _tally_internal.place_stray_point($1, $2, $3)",
-							  3, types, values, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "place_stray_point failed");
-	SetUserIdAndSecContext(save_userid, save_sec_context);
-	tally_restore_search_path(nest_level);
+	tally_select_as_extension_owner("SELECT range_start, range_end"
+									"  FROM _tally_internal.place_stray_point($1, $2, $3)",
+									3, types, values);
 	start = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &start_null);
 	end = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &end_null);
 	if (!start_null && !end_null)
