@@ -278,6 +278,29 @@ require_cagg_catalog(void)
 				 errhint("Run ALTER EXTENSION tally UPDATE.")));
 }
 
+/* Writes the capture SQL of each source table of aggregate id into the catalog, as owner. */
+static void
+store_captures(Oid owner, int id, List *captures)
+{
+	ListCell   *lc;
+
+	foreach(lc, captures)
+	{
+		CaggCapture *capture = lfirst(lc);
+		Oid			types[4] = {INT4OID, OIDOID, TEXTOID, TEXTOID};
+		Datum		values[4] = {Int32GetDatum(id), ObjectIdGetDatum(capture->relid),
+			CStringGetTextDatum(capture->capture_new),
+		CStringGetTextDatum(capture->capture_old)};
+
+		exec_as_with_args(owner,
+						  "INSERT INTO _tally_catalog.continuous_agg_source"
+						  " (cagg_id, source, capture_new, capture_old) VALUES ($1, $2, $3, $4)"
+						  " ON CONFLICT (cagg_id, source) DO UPDATE"
+						  " SET capture_new = EXCLUDED.capture_new, capture_old = EXCLUDED.capture_old",
+						  false, 4, types, values);
+	}
+}
+
 static char *
 quoted_role(Oid role)
 {
@@ -484,19 +507,7 @@ create_cagg(CreateTableAsStmt *stmt, CaggOptions opts)
 						  " $9::regtype, $10::boolean, $11::boolean, $12, $13, $14, $15, $16, $17::text[],"
 						  " nullif($18, ''), $19::text[], $20::oid::regclass)",
 						  false, CATALOG_FIELDS, argtypes, values);
-		foreach(lc, sql->captures)
-		{
-			CaggCapture *capture = lfirst(lc);
-			Oid			types[4] = {INT4OID, OIDOID, TEXTOID, TEXTOID};
-			Datum		capture_values[4] = {Int32GetDatum(id), ObjectIdGetDatum(capture->relid),
-				CStringGetTextDatum(capture->capture_new),
-			CStringGetTextDatum(capture->capture_old)};
-
-			exec_as_with_args(owner,
-							  "INSERT INTO _tally_catalog.continuous_agg_source"
-							  " (cagg_id, source, capture_new, capture_old) VALUES ($1, $2, $3, $4)",
-							  false, 4, types, capture_values);
-		}
+		store_captures(owner, id, sql->captures);
 	}
 
 	/* the data, or the promise to compute it from the source until a refresh */
@@ -619,7 +630,6 @@ rewrite_cagg_sql(int id)
 	bool		isnull;
 	CaggDefinition *def;
 	CaggSql    *sql;
-	ListCell   *lc;
 	int			save_nestlevel;
 
 	/* deparses with every name qualified, and reads nothing through the caller's path */
@@ -661,18 +671,7 @@ rewrite_cagg_sql(int id)
 					  " refresh_invalidated_probe = $6, refresh_invalidated = $7::text[],"
 					  " refresh_deltas_probe = nullif($8, ''), refresh_deltas = $9::text[] WHERE id = $1",
 					  false, 9, types, values);
-	foreach(lc, sql->captures)
-	{
-		CaggCapture *capture = lfirst(lc);
-		Oid			capture_types[4] = {INT4OID, OIDOID, TEXTOID, TEXTOID};
-		Datum		capture_values[4] = {Int32GetDatum(id), ObjectIdGetDatum(capture->relid),
-			CStringGetTextDatum(capture->capture_new),
-		CStringGetTextDatum(capture->capture_old)};
-
-		exec_as_with_args(owner, "UPDATE _tally_catalog.continuous_agg_source SET capture_new = $3,"
-						  " capture_old = $4 WHERE cagg_id = $1 AND source = $2",
-						  false, 4, capture_types, capture_values);
-	}
+	store_captures(owner, id, sql->captures);
 	CacheInvalidateRelcacheByRelid(mat_table);
 	tally_restore_search_path(save_nestlevel);
 }

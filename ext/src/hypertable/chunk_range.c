@@ -30,6 +30,7 @@
 #include "utils/timestamp.h"
 
 #include "hypertable/time_value.h"
+#include "time_bucket/time_bucket.h"
 
 PG_FUNCTION_INFO_V1(tally_interval_to_chunk_width);
 PG_FUNCTION_INFO_V1(tally_interval_to_internal);
@@ -138,17 +139,6 @@ tally_interval_to_internal(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(usecs);
 }
 
-/* Floor of a divided by b, for b > 0. */
-static inline int64
-floor_div(int64 a, int64 b)
-{
-	int64		q = a / b;
-
-	if ((a % b) != 0 && a < 0)
-		q--;
-	return q;
-}
-
 /*
  * Internal time of midnight on the first of the month that is `months`
  * months after the origin's month, clipped to [min, end].
@@ -156,8 +146,8 @@ floor_div(int64 a, int64 b)
 static int64
 month_start(int64 months, int64 min, int64 end)
 {
-	int64		year = MONTH_ORIGIN_YEAR + floor_div(months, 12);
-	int			month = (int) (months - floor_div(months, 12) * 12) + 1;
+	int64		year = MONTH_ORIGIN_YEAR + tally_floor_div(months, 12);
+	int			month = (int) (months - tally_floor_div(months, 12) * 12) + 1;
 	int64		result;
 
 	/* beyond these years lies no timestamp, and the product might overflow */
@@ -218,7 +208,7 @@ aligned_chunk(int64 point, int64 width, int32 months, Oid type, int64 *number, i
 		if (timestamp2tm(point, NULL, &tm, &fsec, NULL, NULL) != 0)
 			elog(ERROR, "could not split internal time " INT64_FORMAT, point);
 		month = (int64) (tm.tm_year - MONTH_ORIGIN_YEAR) * 12 + (tm.tm_mon - 1);
-		q = floor_div(month, months);
+		q = tally_floor_div(month, months);
 		*number = q;
 		*start = month_start(q * months, min, domain_end);
 		*end = month_start((q + 1) * months, min, domain_end);
@@ -240,7 +230,7 @@ aligned_chunk(int64 point, int64 width, int32 months, Oid type, int64 *number, i
 	if (pg_sub_s64_overflow(point, origin, &q))
 		q = -2;
 	else
-		q = floor_div(q, width);
+		q = tally_floor_div(q, width);
 	*number = q;
 	/* the start can fall below the domain, the end above it: clip */
 	if (pg_mul_s64_overflow(q, width, start) || *start + origin < min)

@@ -107,17 +107,6 @@ width_usecs(const Interval *width)
 	return (int64) width->day * USECS_PER_DAY + width->time;
 }
 
-/* Floor of a divided by b, for b > 0. */
-static inline int64
-floor_div(int64 a, int64 b)
-{
-	int64		q = a / b;
-
-	if ((a % b) != 0 && a < 0)
-		q--;
-	return q;
-}
-
 /*
  * Start of the fixed-width bucket holding ts.  The origin is first reduced
  * modulo the width, so that ts - origin cannot overflow for any valid
@@ -132,7 +121,7 @@ bucket_fixed(int64 width, Timestamp ts, Timestamp origin)
 	origin = origin % width;
 	if (pg_sub_s64_overflow(ts, origin, &delta))
 		timestamp_out_of_range();
-	if (pg_mul_s64_overflow(floor_div(delta, width), width, &start) ||
+	if (pg_mul_s64_overflow(tally_floor_div(delta, width), width, &start) ||
 		pg_add_s64_overflow(start, origin, &start) || !IS_VALID_TIMESTAMP(start))
 		timestamp_out_of_range();
 	return start;
@@ -164,8 +153,8 @@ bucket_months(int32 months, Timestamp ts, Timestamp origin)
 	struct pg_tm tm = {0};
 	Timestamp	result;
 
-	start_month = origin_month + (int) floor_div((int64) ts_month - origin_month, months) * months;
-	tm.tm_year = (int) floor_div(start_month, 12);
+	start_month = origin_month + (int) tally_floor_div((int64) ts_month - origin_month, months) * months;
+	tm.tm_year = (int) tally_floor_div(start_month, 12);
 	tm.tm_mon = start_month - tm.tm_year * 12 + 1;
 	tm.tm_mday = 1;
 	if (tm2timestamp(&tm, 0, NULL, &result) != 0 || !IS_VALID_TIMESTAMP(result))
@@ -457,7 +446,7 @@ tally_bucket_integer(int64 width, int64 value, int64 offset, int64 min, int64 ma
 	offset = offset % width;
 	if (pg_sub_s64_overflow(value, offset, &shifted))
 		goto out_of_range;
-	if (pg_mul_s64_overflow(floor_div(shifted, width), width, &start) ||
+	if (pg_mul_s64_overflow(tally_floor_div(shifted, width), width, &start) ||
 		pg_add_s64_overflow(start, offset, &start) || start < min || start > max)
 		goto out_of_range;
 	return start;

@@ -27,4 +27,15 @@ extern Timestamp tally_bucket_timestamp(const Interval *width, Timestamp ts,
 extern int64 tally_bucket_integer(int64 width, int64 value, int64 offset,
 								  int64 min, int64 max);
 
+/* Floor of a divided by b, for b > 0: the bucket or chunk number of a. */
+static inline int64
+tally_floor_div(int64 a, int64 b)
+{
+	int64		q = a / b;
+
+	if ((a % b) != 0 && a < 0)
+		q--;
+	return q;
+}
+
 #endif							/* TALLY_TIME_BUCKET_H */
